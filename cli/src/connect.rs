@@ -1,0 +1,66 @@
+//! Connecting to PostgreSQL with a bounded wait and an error that says what was tried and what
+//! to do, instead of a hang or a bare driver message.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// How long to wait for PostgreSQL before giving up.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The application role's connection (writes through the ledger API).
+#[derive(Debug, Clone, Args)]
+pub struct AppDatabase {
+    /// PostgreSQL URL of the application role
+    #[arg(
+        long = "database-url",
+        env = "DATABASE_URL",
+        default_value = acme_ledger::testkit::DEV_DATABASE_URL,
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub url: String,
+}
+
+/// The read-only reporting role's connection.
+#[derive(Debug, Clone, Args)]
+pub struct ReadonlyDatabase {
+    /// PostgreSQL URL of the read-only reporting role
+    #[arg(
+        long = "readonly-database-url",
+        env = "ACME_READONLY_DATABASE_URL",
+        default_value = "postgres://acme_readonly:acme_readonly@127.0.0.1:5432/acme",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub url: String,
+}
+
+/// Connects with a small pool, naming the server, database and user on failure.
+pub async fn pool(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = url
+        .parse()
+        .context("the database URL is not a valid postgres:// URL")?;
+    let target = format!(
+        "PostgreSQL at {}:{} (database {:?}, user {:?})",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("<default>"),
+        options.get_username()
+    );
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(CONNECT_TIMEOUT)
+        .connect_with(options)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to {target} within {}s; is the stack up? \
+                 Run `ops/stack up` (or `ops/stack status`) and `source .acme/env`",
+                CONNECT_TIMEOUT.as_secs()
+            )
+        })
+}

@@ -1,0 +1,233 @@
+//! `acme ledger`: reports and checks over the ledger, read through the read-only role.
+
+use acme_ledger::query::JournalFilter;
+use acme_ledger::{EntryId, Ledger, PotId};
+use clap::{Args, Subcommand};
+
+use crate::Outcome;
+use crate::connect::{self, ReadonlyDatabase};
+use crate::output::{self, Format};
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check the journal's hash chain; exit 1 and name the first bad entry if it was tampered with
+    #[command(after_help = "Example: acme ledger verify --output json")]
+    Verify(ReadArgs),
+    /// Check invariants 1-3 (entries balance, balances match postings, nothing negative)
+    #[command(after_help = "Example: acme ledger invariants")]
+    Invariants(ReadArgs),
+    /// Balances of one pot's accounts
+    #[command(after_help = "Example: acme ledger balance --pot 42")]
+    Balance {
+        #[arg(long)]
+        pot: i64,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Postings on one pot's accounts, in journal order, with running balances
+    #[command(after_help = "Example: acme ledger statement --pot 42 --after 1000")]
+    Statement {
+        #[arg(long)]
+        pot: i64,
+        /// Start after this entry id (for paging)
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+    /// Entries written by one workflow or one process
+    #[command(after_help = "Example: acme ledger journal --workflow invest/r-123")]
+    Journal {
+        #[command(flatten)]
+        filter: JournalArgs,
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    #[arg(long, value_enum, default_value_t)]
+    output: Format,
+    #[command(flatten)]
+    database: ReadonlyDatabase,
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct JournalArgs {
+    /// Workflow id, e.g. invest/r-123
+    #[arg(long)]
+    workflow: Option<String>,
+    /// Process name, e.g. invest-cash
+    #[arg(long)]
+    process: Option<String>,
+}
+
+pub async fn run(command: LedgerCommand) -> anyhow::Result<Outcome> {
+    match command {
+        LedgerCommand::Verify(read) => verify(&read).await,
+        LedgerCommand::Invariants(read) => invariants(&read).await,
+        LedgerCommand::Balance { pot, read } => balance(PotId(pot), &read).await,
+        LedgerCommand::Statement { pot, after, read } => {
+            statement(PotId(pot), EntryId(after), &read).await
+        }
+        LedgerCommand::Journal {
+            filter,
+            after,
+            read,
+        } => journal(&filter, EntryId(after), &read).await,
+    }
+}
+
+async fn open(read: &ReadArgs) -> anyhow::Result<Ledger> {
+    Ok(Ledger::new(connect::pool(&read.database.url, 1).await?))
+}
+
+async fn verify(read: &ReadArgs) -> anyhow::Result<Outcome> {
+    let report = open(read).await?.verify().await?;
+    match read.output {
+        Format::Json => output::json(&report)?,
+        Format::Table => match &report.first_break {
+            None => println!(
+                "journal chain sound: {} entries checked, head at entry {}",
+                report.entries_checked, report.head_entry_id
+            ),
+            Some(broken) => println!(
+                "JOURNAL CHAIN BROKEN at entry {}: {}\n({} entries checked; entries after it are unverified)",
+                broken.entry_id, broken.problem, report.entries_checked
+            ),
+        },
+    }
+    Ok(if report.is_sound() {
+        Outcome::Done
+    } else {
+        Outcome::CheckFailed
+    })
+}
+
+async fn invariants(read: &ReadArgs) -> anyhow::Result<Outcome> {
+    let report = open(read).await?.check_invariants().await?;
+    match read.output {
+        Format::Json => output::json(&report)?,
+        Format::Table => {
+            let mut table = output::table(&["#", "invariant", "result", "violations (first few)"]);
+            for check in &report.checks {
+                let result = if check.violation_count == 0 {
+                    "ok".to_owned()
+                } else {
+                    format!("VIOLATED ({})", check.violation_count)
+                };
+                table.add_row(vec![
+                    check.invariant.to_string(),
+                    check.name.to_owned(),
+                    result,
+                    check.violations.join("\n"),
+                ]);
+            }
+            println!("{table}");
+        }
+    }
+    Ok(if report.holds() {
+        Outcome::Done
+    } else {
+        Outcome::CheckFailed
+    })
+}
+
+async fn balance(pot: PotId, read: &ReadArgs) -> anyhow::Result<Outcome> {
+    let balances = open(read).await?.pot_balances(pot).await?;
+    if balances.is_empty() {
+        anyhow::bail!("pot {pot} has no accounts (or does not exist)");
+    }
+    match read.output {
+        Format::Json => output::json(&balances)?,
+        Format::Table => {
+            let mut table = output::table(&["account", "asset", "purpose", "balance"]);
+            for line in &balances {
+                table.add_row(vec![
+                    line.account_id.to_string(),
+                    line.asset_code.clone(),
+                    line.purpose.clone(),
+                    line.amount.to_string(),
+                ]);
+            }
+            println!("{table}");
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+async fn statement(pot: PotId, after: EntryId, read: &ReadArgs) -> anyhow::Result<Outcome> {
+    let lines = open(read).await?.pot_statement(pot, after).await?;
+    match read.output {
+        Format::Json => output::json(&lines)?,
+        Format::Table => {
+            let mut table = output::table(&[
+                "entry",
+                "recorded",
+                "effective",
+                "kind",
+                "account",
+                "asset",
+                "purpose",
+                "amount",
+                "balance",
+            ]);
+            for line in &lines {
+                table.add_row(vec![
+                    line.entry_id.to_string(),
+                    line.recorded_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    line.effective_date.to_string(),
+                    line.kind.clone(),
+                    line.account_id.to_string(),
+                    line.asset_code.clone(),
+                    line.purpose.clone(),
+                    line.amount.to_string(),
+                    line.balance_after.to_string(),
+                ]);
+            }
+            println!("{table}");
+        }
+    }
+    Ok(Outcome::Done)
+}
+
+async fn journal(filter: &JournalArgs, after: EntryId, read: &ReadArgs) -> anyhow::Result<Outcome> {
+    let filter = match (&filter.workflow, &filter.process) {
+        (Some(workflow), _) => JournalFilter::Workflow(workflow),
+        (None, Some(process)) => JournalFilter::Process(process),
+        (None, None) => anyhow::bail!("give --workflow or --process"),
+    };
+    let entries = open(read).await?.journal(filter, after).await?;
+    match read.output {
+        Format::Json => output::json(&entries)?,
+        Format::Table => {
+            let mut table = output::table(&[
+                "entry",
+                "recorded",
+                "kind",
+                "workflow",
+                "postings (account: amount)",
+            ]);
+            for entry in &entries {
+                let postings: Vec<String> = entry
+                    .postings
+                    .iter()
+                    .map(|p| format!("{}: {}", p.account_id, p.amount))
+                    .collect();
+                table.add_row(vec![
+                    entry.entry_id.to_string(),
+                    entry.recorded_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    entry.kind.clone(),
+                    entry.workflow_id.clone(),
+                    postings.join("\n"),
+                ]);
+            }
+            println!("{table}");
+        }
+    }
+    Ok(Outcome::Done)
+}

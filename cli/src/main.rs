@@ -1,0 +1,75 @@
+//! `acme`: the one command operators and developers type. Each subcommand lives in its own
+//! module; this file only parses the command line and hands over.
+
+mod connect;
+mod db;
+mod demo;
+mod ledger;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "acme",
+    version,
+    about = "Operate ACME's process platform: database, ledger reports, demos",
+    after_help = "Start the local stack first with `ops/stack up`, then `source .acme/env`.\n\
+                  Connection settings come from DATABASE_URL, ACME_READONLY_DATABASE_URL and\n\
+                  ACME_MIGRATOR_DATABASE_URL; without them the dev stack's defaults are used."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Database administration (migrations)
+    #[command(subcommand)]
+    Db(db::DbCommand),
+    /// Ledger reports and checks
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCommand),
+    /// Run the demonstration on the local stack and print what it did
+    Demo(demo::DemoArgs),
+}
+
+/// Exit codes: 0 success, 1 a check found a problem, 2 the command could not run.
+const EXIT_CHECK_FAILED: u8 = 1;
+const EXIT_ERROR: u8 = 2;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Db(command) => db::run(command).await,
+        Command::Ledger(command) => ledger::run(command).await,
+        Command::Demo(args) => demo::run(args).await,
+    };
+    match result {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::CheckFailed) => ExitCode::from(EXIT_CHECK_FAILED),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+/// How a command that ran to the end turned out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    /// A check ran and found a problem (reported on stdout).
+    CheckFailed,
+}
