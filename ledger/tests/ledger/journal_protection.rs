@@ -2,6 +2,7 @@
 //! owning role, which can disable triggers) is named by `verify`.
 
 use acme_ledger::EntryId;
+use acme_ledger::verify::ChainBreak;
 use sqlx::Connection as _;
 
 use crate::support::{Books, deposit};
@@ -83,26 +84,35 @@ async fn verify_names_an_entry_edited_behind_the_applications_back() {
     books.db.drop_database().await.unwrap();
 }
 
-#[tokio::test]
-async fn verify_names_a_deleted_entry() {
-    let books = books_with_three_entries().await;
+/// Deletes an entry and its postings as the owning role, with the triggers switched off, and
+/// returns what `verify` says about the journal afterwards.
+async fn delete_entry_behind_the_applications_back(books: &Books, entry_id: i64) -> ChainBreak {
     let mut owner = books.db.owner_connection().await.unwrap();
     for statement in [
         "alter table posting disable trigger posting_append_only",
         "alter table journal_entry disable trigger journal_entry_append_only",
-        "delete from posting where entry_id = 2",
-        "delete from journal_entry where entry_id = 2",
     ] {
         sqlx::query(statement).execute(&mut owner).await.unwrap();
     }
+    for statement in [
+        "delete from posting where entry_id = $1",
+        "delete from journal_entry where entry_id = $1",
+    ] {
+        sqlx::query(statement)
+            .bind(entry_id)
+            .execute(&mut owner)
+            .await
+            .unwrap();
+    }
     owner.close().await.unwrap();
-    let broken = books
-        .ledger()
-        .verify()
-        .await
-        .unwrap()
-        .first_break
-        .expect("detected");
+    let report = books.ledger().verify().await.unwrap();
+    report.first_break.expect("the deletion must be detected")
+}
+
+#[tokio::test]
+async fn verify_names_a_deleted_entry() {
+    let books = books_with_three_entries().await;
+    let broken = delete_entry_behind_the_applications_back(&books, 2).await;
     assert_eq!(broken.entry_id, EntryId(3));
     assert!(
         broken.problem.contains("entry 2 is missing"),
@@ -115,23 +125,7 @@ async fn verify_names_a_deleted_entry() {
 #[tokio::test]
 async fn verify_notices_entries_cut_from_the_end() {
     let books = books_with_three_entries().await;
-    let mut owner = books.db.owner_connection().await.unwrap();
-    for statement in [
-        "alter table posting disable trigger posting_append_only",
-        "alter table journal_entry disable trigger journal_entry_append_only",
-        "delete from posting where entry_id = 3",
-        "delete from journal_entry where entry_id = 3",
-    ] {
-        sqlx::query(statement).execute(&mut owner).await.unwrap();
-    }
-    owner.close().await.unwrap();
-    let broken = books
-        .ledger()
-        .verify()
-        .await
-        .unwrap()
-        .first_break
-        .expect("detected");
+    let broken = delete_entry_behind_the_applications_back(&books, 3).await;
     assert!(broken.problem.contains("chain head"), "{}", broken.problem);
     books.db.drop_database().await.unwrap();
 }
