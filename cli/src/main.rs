@@ -4,8 +4,11 @@
 mod connect;
 mod db;
 mod demo;
+mod invest;
 mod ledger;
+mod member;
 mod output;
+mod temporal;
 
 use std::process::ExitCode;
 
@@ -15,7 +18,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "acme",
     version,
-    about = "Operate ACME's process platform: database, ledger reports, demos",
+    about = "Operate ACME's process platform: members, investments, ledger reports, demos",
     after_help = "Start the local stack first with `ops/stack up`, then `source .acme/env`.\n\
                   Connection settings come from DATABASE_URL, ACME_READONLY_DATABASE_URL and\n\
                   ACME_MIGRATOR_DATABASE_URL; without them the dev stack's defaults are used."
@@ -35,6 +38,11 @@ enum Command {
     Ledger(ledger::LedgerCommand),
     /// Run the demonstration on the local stack and print what it did
     Demo(demo::DemoArgs),
+    /// Invest cash for a member (starts the invest-cash process)
+    Invest(invest::InvestArgs),
+    /// Onboard members
+    #[command(subcommand)]
+    Member(member::MemberCommand),
 }
 
 /// Exit codes: 0 success, 1 a check found a problem, 2 the command could not run.
@@ -55,6 +63,8 @@ async fn main() -> ExitCode {
         Command::Db(command) => db::run(command).await,
         Command::Ledger(command) => ledger::run(command).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Invest(args) => invest::run(args).await,
+        Command::Member(command) => member::run(command).await,
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,

@@ -1,11 +1,21 @@
-//! The ACME process SDK: the shared building blocks every process is written with.
+//! The ACME process SDK: what every process is written with, so that each looks the same and
+//! gets retries, idempotency and clear failures for free.
 //!
-//! Today it holds the money primitives that every boundary (CLI, ledger, activities) parses
-//! amounts with; the process description, catalog, activity presets and test kit join it as the
-//! platform grows (see `docs/architecture.md`).
+//! - [`money`], [`asset`]: amounts parsed strictly at every boundary, asset codes;
+//! - [`process`]: task queues (bulkheads) and step idempotency keys;
+//! - [`activity_options`]: the `ledger`, `external` and `bulk` presets;
+//! - [`failure`]: business rejections with stable codes, never retried;
+//! - `testkit` (feature): a local Temporal server per test binary, workers on fresh queues.
 
+pub mod activity_options;
 pub mod asset;
+pub mod failure;
 pub mod money;
+pub mod process;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 
 pub use asset::{AssetCode, AssetCodeError};
+pub use failure::BusinessError;
 pub use money::{AmountError, Sign, checked_sum, parse_amount};
+pub use process::{TaskQueues, step_key};

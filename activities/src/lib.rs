@@ -1,0 +1,26 @@
+//! Every side effect of ACME's processes, each an idempotent Temporal activity with a stable
+//! name. Workflows call these and never touch the database themselves.
+//!
+//! - [`ledger`]: posting journal entries (`ledger.post_entries`);
+//! - [`members`]: reference data, onboarding, and what a member's investment needs;
+//! - [`trades`]: the member trade book.
+
+// `#[activities]` generates a definition type per activity without a Debug impl.
+#![allow(missing_debug_implementations)]
+
+pub mod ledger;
+pub mod members;
+pub mod trades;
+
+use acme_ledger::LedgerError;
+use acme_sdk::BusinessError;
+use temporalio_sdk::activities::ActivityError;
+
+/// A ledger failure as an activity error: rejections are final business errors with the
+/// ledger's code; anything else is transient and retried by the activity's preset.
+pub(crate) fn ledger_failure(error: LedgerError) -> ActivityError {
+    match error.rejection() {
+        Some(rejection) => BusinessError::new(rejection.code(), error.to_string()).into(),
+        None => ActivityError::from(error),
+    }
+}

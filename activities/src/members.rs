@@ -1,0 +1,219 @@
+//! Members: the reference data every member needs (cash, funds, model portfolios), onboarding
+//! (one member or a million, set-based and idempotent), and `members.investment_plan`, what
+//! investing for one member needs to know.
+
+use std::sync::Arc;
+
+use acme_ledger::chart::Asset;
+use acme_ledger::{AccountId, AssetKind, Ledger, LedgerError, OwnerKind};
+use acme_sdk::{AssetCode, BusinessError};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+/// The cash asset every pot holds.
+pub const CASH: &str = "GBP";
+/// Decimal places of GBP.
+pub const CASH_SCALE: u32 = 2;
+/// The external pot mirroring ACME's bank account: incoming contributions are posted from it.
+pub const BANK_POT: &str = "bank";
+
+/// The funds on the platform (code, name); units are held to 6 decimal places.
+pub const FUNDS: [(&str, &str); 3] = [
+    ("GB00ACMEGLB1", "ACME Global Equity"),
+    ("GB00ACMEBND1", "ACME Sterling Bond"),
+    ("GB00ACMEPRP1", "ACME UK Property"),
+];
+/// Model portfolios (code, weights in fund order); each sums to 1.
+pub const MODEL_PORTFOLIOS: [(&str, [&str; 3]); 3] = [
+    ("cautious", ["0.20", "0.70", "0.10"]),
+    ("balanced", ["0.50", "0.40", "0.10"]),
+    ("adventurous", ["0.80", "0.10", "0.10"]),
+];
+
+/// One member to onboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMember {
+    pub member_id: String,
+    /// The model portfolio; `None` leaves the member unable to invest until one is chosen.
+    pub portfolio: Option<String>,
+}
+
+/// A target weight of a model portfolio.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetWeight {
+    pub asset: AssetCode,
+    pub weight: Decimal,
+}
+
+/// What investing cash for a member needs: where the cash goes and how it is split.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvestmentPlan {
+    pub member_id: String,
+    pub bank: AccountId,
+    pub cash_available: AccountId,
+    pub cash_reserved: AccountId,
+    pub weights: Vec<TargetWeight>,
+}
+
+/// Registers the assets, the bank mirror and the model portfolios. Idempotent.
+pub async fn ensure_reference_data(ledger: &Ledger) -> Result<(), LedgerError> {
+    let cash = AssetCode::parse(CASH).map_err(|e| LedgerError::NotFound {
+        what: "asset",
+        name: e.text,
+    })?;
+    ledger
+        .register_asset(&Asset {
+            code: cash.clone(),
+            kind: AssetKind::Cash,
+            scale: CASH_SCALE,
+            description: "Pound sterling".into(),
+        })
+        .await?;
+    for (code, name) in FUNDS {
+        let code = AssetCode::parse(code).map_err(|e| LedgerError::NotFound {
+            what: "asset",
+            name: e.text,
+        })?;
+        ledger
+            .register_asset(&Asset {
+                code,
+                kind: AssetKind::Fund,
+                scale: 6,
+                description: name.into(),
+            })
+            .await?;
+    }
+    let bank = ledger.open_pot(OwnerKind::External, BANK_POT).await?;
+    ledger.open_account(bank, &cash, "available", true).await?;
+    let funds: Vec<&str> = FUNDS.iter().map(|(code, _)| *code).collect();
+    for (portfolio, weights) in MODEL_PORTFOLIOS {
+        sqlx::query(
+            "insert into model_portfolio (portfolio_code) values ($1) on conflict do nothing",
+        )
+        .bind(portfolio)
+        .execute(ledger.pool())
+        .await?;
+        sqlx::query(
+            "insert into model_weight (portfolio_code, asset_code, weight)
+             select $1, asset_code, weight::numeric
+             from unnest($2::text[], $3::text[]) as w (asset_code, weight)
+             on conflict do nothing",
+        )
+        .bind(portfolio)
+        .bind(&funds)
+        .bind(weights.as_slice())
+        .execute(ledger.pool())
+        .await?;
+    }
+    Ok(())
+}
+
+/// Onboards members in a few set-based statements: each gets a pot with GBP `available` and
+/// `reserved` accounts and, if given, a model portfolio. Members that exist are left as they
+/// are. Returns how many were new.
+pub async fn onboard_members(ledger: &Ledger, members: &[NewMember]) -> Result<u64, LedgerError> {
+    let cash = AssetCode::parse(CASH).map_err(|e| LedgerError::NotFound {
+        what: "asset",
+        name: e.text,
+    })?;
+    let ids: Vec<String> = members.iter().map(|m| m.member_id.clone()).collect();
+    let portfolios: Vec<Option<String>> = members.iter().map(|m| m.portfolio.clone()).collect();
+    ledger
+        .open_pots_in_bulk(
+            OwnerKind::Member,
+            &ids,
+            &[(cash.clone(), "available"), (cash, "reserved")],
+        )
+        .await?;
+    let inserted = sqlx::query(
+        "insert into member (member_id, pot_id, portfolio_code)
+         select m.member_id, p.pot_id, m.portfolio_code
+         from unnest($1::text[], $2::text[]) as m (member_id, portfolio_code)
+         join pot p on p.owner_kind = 'member' and p.owner_ref = m.member_id
+         on conflict (member_id) do nothing",
+    )
+    .bind(&ids)
+    .bind(&portfolios)
+    .execute(ledger.pool())
+    .await?;
+    Ok(inserted.rows_affected())
+}
+
+#[derive(Debug, Clone)]
+pub struct MemberActivities {
+    ledger: Ledger,
+}
+
+impl MemberActivities {
+    pub fn new(ledger: Ledger) -> Self {
+        Self { ledger }
+    }
+}
+
+#[activities]
+impl MemberActivities {
+    /// Reads only, so it is idempotent by nature. Unknown member and member without a model
+    /// portfolio are business errors (`member.unknown`, `member.no_model_portfolio`).
+    #[activity(name = "members.investment_plan")]
+    pub async fn plan_investment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        member_id: String,
+    ) -> Result<InvestmentPlan, ActivityError> {
+        let member: Option<(Option<String>, i64, i64, i64)> = sqlx::query_as(
+            "select m.portfolio_code, available.account_id, reserved.account_id, bank.account_id
+             from member m
+             join account available on available.pot_id = m.pot_id
+                 and available.asset_code = $2 and available.purpose = 'available'
+             join account reserved on reserved.pot_id = m.pot_id
+                 and reserved.asset_code = $2 and reserved.purpose = 'reserved'
+             join pot bank_pot on bank_pot.owner_kind = 'external' and bank_pot.owner_ref = $3
+             join account bank on bank.pot_id = bank_pot.pot_id
+                 and bank.asset_code = $2 and bank.purpose = 'available'
+             where m.member_id = $1",
+        )
+        .bind(&member_id)
+        .bind(CASH)
+        .bind(BANK_POT)
+        .fetch_optional(self.ledger.pool())
+        .await?;
+        let Some((portfolio, available, reserved, bank)) = member else {
+            return Err(BusinessError::new(
+                "member.unknown",
+                format!("member {member_id:?} does not exist"),
+            )
+            .into());
+        };
+        let Some(portfolio) = portfolio else {
+            return Err(BusinessError::new(
+                "member.no_model_portfolio",
+                format!("member {member_id:?} has no model portfolio to invest by"),
+            )
+            .into());
+        };
+        let weights: Vec<(String, Decimal)> = sqlx::query_as(
+            "select asset_code, weight from model_weight
+             where portfolio_code = $1 order by asset_code",
+        )
+        .bind(&portfolio)
+        .fetch_all(self.ledger.pool())
+        .await?;
+        let weights = weights
+            .into_iter()
+            .map(|(asset, weight)| {
+                AssetCode::parse(&asset)
+                    .map(|asset| TargetWeight { asset, weight })
+                    .map_err(ActivityError::from)
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(InvestmentPlan {
+            member_id,
+            bank: AccountId(bank),
+            cash_available: AccountId(available),
+            cash_reserved: AccountId(reserved),
+            weights,
+        })
+    }
+}

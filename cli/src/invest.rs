@@ -1,0 +1,67 @@
+//! `acme invest`: starts the `invest-cash` process for a member, or attaches to the run already
+//! handling the same request id, and prints where to watch it.
+
+use acme_activities::members::CASH_SCALE;
+use acme_sdk::{Sign, TaskQueues, parse_amount};
+use acme_workflows::invest_cash::{self, Input, InvestCash};
+use anyhow::Context as _;
+use clap::Args;
+use temporalio_client::{WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowStartOptions};
+
+use crate::Outcome;
+use crate::temporal;
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example: acme invest --member m-1 --amount 100.00 --request-id r-2026-11-22-001"
+)]
+pub struct InvestArgs {
+    /// The member's id
+    #[arg(long)]
+    member: String,
+    /// Pounds to invest, as a plain decimal with at most 2 places (e.g. 100.00)
+    #[arg(long)]
+    amount: String,
+    /// The request's id; the same id never invests twice. A new one is made when omitted
+    #[arg(long)]
+    request_id: Option<String>,
+    /// Wait for the run to finish and print its trades
+    #[arg(long)]
+    wait: bool,
+}
+
+pub async fn run(args: InvestArgs) -> anyhow::Result<Outcome> {
+    parse_amount(&args.amount, CASH_SCALE, Sign::Positive).context("--amount")?;
+    let request_id = args
+        .request_id
+        .unwrap_or_else(|| format!("r-{}", uuid::Uuid::new_v4().simple()));
+    let workflow_id = invest_cash::workflow_id(&request_id);
+    let client = temporal::connect().await?;
+    let handle = client
+        .start_workflow(
+            InvestCash::run,
+            Input {
+                request_id,
+                member_id: args.member,
+                amount: serde_json::Value::String(args.amount),
+            },
+            WorkflowStartOptions::new(TaskQueues::default().workflows, workflow_id.clone())
+                .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+                .build(),
+        )
+        .await
+        .with_context(|| format!("cannot start {workflow_id}"))?;
+    println!("workflow {workflow_id}");
+    println!("watch it: {}", temporal::ui_link(&workflow_id));
+    if args.wait {
+        let output = handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .with_context(|| format!("{workflow_id} did not complete"))?;
+        println!("reserved £{}; trades:", output.reserved_gbp);
+        for trade_id in output.trade_ids {
+            println!("  {trade_id}");
+        }
+    }
+    Ok(Outcome::Done)
+}

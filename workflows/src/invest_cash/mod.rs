@@ -1,0 +1,299 @@
+//! `invest-cash`: a member invests cash.
+//!
+//! - Trigger: a member's request (`acme invest --member M --amount 100.00`), workflow id
+//!   `invest/<request-id>`, so a repeated request attaches to the same run.
+//! - Outcome: the cash is recorded as received into the member's pot and reserved
+//!   (`available → reserved`, one atomic pair of entries), and pending buy trades are created,
+//!   split by the member's model portfolio. The daily dealing cycle takes them from there.
+//! - Failure: bad input, an unknown member or one without a model portfolio fail the workflow
+//!   with a stable code before anything is written. Later steps are idempotent and retried;
+//!   there is nothing to compensate because nothing half-done is ever visible.
+//! - Owner: the platform team.
+
+use std::collections::BTreeMap;
+
+use acme_activities::ledger::LedgerActivities;
+use acme_activities::members::{CASH_SCALE, InvestmentPlan, MemberActivities, TargetWeight};
+use acme_activities::trades::{BuyOrder, BuyTrades, TradeActivities};
+use acme_ledger::{NewEntry, NewPosting};
+use acme_sdk::failure::fail_workflow;
+use acme_sdk::{BusinessError, Sign, TaskQueues, activity_options, parse_amount, step_key};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
+use uuid::Uuid;
+
+#[cfg(test)]
+mod tests;
+
+/// The process's stable name in Temporal. Never change it once deployed.
+pub const NAME: &str = "invest-cash";
+/// Largest single investment accepted, in pounds.
+pub const MAX_AMOUNT_GBP: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 2);
+
+/// The workflow id of a request: its business key.
+pub fn workflow_id(request_id: &str) -> String {
+    format!("invest/{request_id}")
+}
+
+/// What the caller sends. `amount` is raw JSON on purpose: money must arrive as a decimal
+/// string, and a number (or anything else) is refused with a clear code rather than failing to
+/// decode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Input {
+    pub request_id: String,
+    pub member_id: String,
+    pub amount: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    pub reserved_gbp: Decimal,
+    pub trade_ids: Vec<Uuid>,
+}
+
+/// Where a run has got to, for `acme query` and the UI.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    #[default]
+    Started,
+    CashReserved,
+    TradesCreated,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub stage: Stage,
+    pub trade_ids: Vec<Uuid>,
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct InvestCash {
+    status: Status,
+}
+
+#[workflow_methods]
+impl InvestCash {
+    #[run(name = "invest-cash")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<Output> {
+        let request = Request::parse(&input, ctx.workflow_id())?;
+        let queues = TaskQueues::of_workflow_queue(ctx.task_queue());
+        let workflow_id = ctx.workflow_id().to_owned();
+        // Workflow time comes from the history, so this is deterministic on replay.
+        let effective_date = ctx
+            .workflow_time()
+            .map(|time| DateTime::<Utc>::from(time).date_naive())
+            .unwrap_or_default();
+
+        let plan: InvestmentPlan = ctx
+            .execute_activity(
+                MemberActivities::plan_investment,
+                request.member_id.clone(),
+                activity_options::ledger(&queues),
+            )
+            .await
+            .map_err(fail_workflow)?;
+        let orders = split_by_weights(request.amount, &plan.weights)?;
+
+        let entries = cash_entries(&workflow_id, effective_date, &plan, request.amount);
+        ctx.execute_activity(
+            LedgerActivities::post_entries,
+            entries,
+            activity_options::ledger(&queues),
+        )
+        .await
+        .map_err(fail_workflow)?;
+        ctx.state_mut(|s| s.status.stage = Stage::CashReserved);
+
+        let trade_ids = ctx
+            .execute_activity(
+                TradeActivities::create_buy_trades,
+                BuyTrades {
+                    origin_workflow_id: workflow_id,
+                    member_id: request.member_id,
+                    orders,
+                },
+                activity_options::ledger(&queues),
+            )
+            .await
+            .map_err(fail_workflow)?;
+        ctx.state_mut(|s| {
+            s.status.stage = Stage::TradesCreated;
+            s.status.trade_ids.clone_from(&trade_ids);
+        });
+        Ok(Output {
+            reserved_gbp: request.amount,
+            trade_ids,
+        })
+    }
+
+    #[query]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> Status {
+        self.status.clone()
+    }
+}
+
+/// A request that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Request {
+    member_id: String,
+    amount: Decimal,
+}
+
+impl Request {
+    fn parse(input: &Input, workflow_id: &str) -> Result<Self, BusinessError> {
+        let well_formed_id = |id: &str| {
+            (1..=40).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !id.starts_with('-')
+        };
+        if !well_formed_id(&input.request_id) {
+            return Err(BusinessError::new(
+                "request.invalid_id",
+                format!(
+                    "request id {:?} must be 1-40 letters, digits or '-'",
+                    input.request_id
+                ),
+            ));
+        }
+        if workflow_id != self::workflow_id(&input.request_id) {
+            return Err(BusinessError::new(
+                "request.workflow_id_mismatch",
+                format!(
+                    "request {:?} must run as workflow {:?}",
+                    input.request_id,
+                    self::workflow_id(&input.request_id)
+                ),
+            ));
+        }
+        if !well_formed_id(&input.member_id) {
+            return Err(BusinessError::new(
+                "member.invalid_id",
+                format!(
+                    "member id {:?} must be 1-40 letters, digits or '-'",
+                    input.member_id
+                ),
+            ));
+        }
+        let Some(text) = input.amount.as_str() else {
+            return Err(BusinessError::new(
+                "amount.not_a_string",
+                format!(
+                    "amount must be a decimal string such as \"100.00\", got {}",
+                    input.amount
+                ),
+            ));
+        };
+        let amount = parse_amount(text, CASH_SCALE, Sign::Positive)
+            .map_err(|e| BusinessError::new(e.code(), e.to_string()))?;
+        if amount > MAX_AMOUNT_GBP {
+            return Err(BusinessError::new(
+                "amount.over_limit",
+                format!("amount {amount} is above the single-investment limit of {MAX_AMOUNT_GBP}"),
+            ));
+        }
+        Ok(Self {
+            member_id: input.member_id.clone(),
+            amount,
+        })
+    }
+}
+
+/// Splits a cash amount by target weights, in pence, never creating or losing a penny: each
+/// asset gets its weight's share rounded down, and what rounding left goes to the heaviest
+/// weight. Assets whose share is zero get no trade.
+pub fn split_by_weights(
+    amount: Decimal,
+    weights: &[TargetWeight],
+) -> Result<Vec<BuyOrder>, BusinessError> {
+    let overflow = || {
+        BusinessError::new(
+            "amount.overflow",
+            format!("amount {amount} is too large to split"),
+        )
+    };
+    let total_weight = weights
+        .iter()
+        .try_fold(Decimal::ZERO, |sum, w| sum.checked_add(w.weight))
+        .ok_or_else(overflow)?;
+    if weights.is_empty() || total_weight != Decimal::ONE {
+        return Err(BusinessError::new(
+            "portfolio.weights_invalid",
+            format!("model portfolio weights sum to {total_weight}, not 1"),
+        ));
+    }
+    let mut orders = Vec::with_capacity(weights.len());
+    let mut allocated = Decimal::ZERO;
+    for weight in weights {
+        let share = amount
+            .checked_mul(weight.weight)
+            .ok_or_else(overflow)?
+            .round_dp_with_strategy(CASH_SCALE, RoundingStrategy::ToZero);
+        allocated = allocated.checked_add(share).ok_or_else(overflow)?;
+        orders.push(BuyOrder {
+            asset: weight.asset.clone(),
+            cash: share,
+        });
+    }
+    let heaviest = weights
+        .iter()
+        .enumerate()
+        .max_by(|(ia, a), (ib, b)| a.weight.cmp(&b.weight).then(ib.cmp(ia)))
+        .map_or(0, |(index, _)| index);
+    orders[heaviest].cash += amount - allocated;
+    orders.retain(|order| !order.cash.is_zero());
+    Ok(orders)
+}
+
+/// The two entries of a reservation: the cash arrives from the bank into the member's pot, then
+/// moves from available to reserved. Posted together, so neither is ever seen without the other.
+fn cash_entries(
+    workflow_id: &str,
+    effective_date: NaiveDate,
+    plan: &InvestmentPlan,
+    amount: Decimal,
+) -> Vec<NewEntry> {
+    let entry = |step: &str, kind: &str, postings: Vec<NewPosting>| NewEntry {
+        idempotency_key: step_key(workflow_id, step),
+        kind: kind.to_owned(),
+        process: NAME.to_owned(),
+        workflow_id: workflow_id.to_owned(),
+        effective_date,
+        metadata: BTreeMap::from([("member_id".to_owned(), plan.member_id.clone())]),
+        postings,
+    };
+    vec![
+        entry(
+            "receive-cash",
+            "invest.cash-received",
+            vec![
+                NewPosting {
+                    account_id: plan.bank,
+                    amount: -amount,
+                },
+                NewPosting {
+                    account_id: plan.cash_available,
+                    amount,
+                },
+            ],
+        ),
+        entry(
+            "reserve-cash",
+            "invest.cash-reserved",
+            vec![
+                NewPosting {
+                    account_id: plan.cash_available,
+                    amount: -amount,
+                },
+                NewPosting {
+                    account_id: plan.cash_reserved,
+                    amount,
+                },
+            ],
+        ),
+    ]
+}
