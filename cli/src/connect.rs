@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection as _, PgConnection, PgPool};
 
 /// How long to wait for PostgreSQL before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,6 +25,11 @@ pub struct AppDatabase {
     pub url: String,
 }
 
+impl AppDatabase {
+    /// Where the URL comes from, for error messages.
+    pub const SETTING: &str = "DATABASE_URL (or --database-url)";
+}
+
 /// The read-only reporting role's connection.
 #[derive(Debug, Clone, Args)]
 pub struct ReadonlyDatabase {
@@ -39,28 +44,36 @@ pub struct ReadonlyDatabase {
     pub url: String,
 }
 
-/// Connects with a small pool, naming the server, database and user on failure.
-pub async fn pool(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+impl ReadonlyDatabase {
+    pub const SETTING: &str = "ACME_READONLY_DATABASE_URL (or --readonly-database-url)";
+}
+
+/// Connects with a small pool. One connection is tried first, with a bounded wait, so that a
+/// failure says what was tried (server, database, user, and which setting named them) and why.
+pub async fn pool(url: &str, setting: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url
         .parse()
-        .context("the database URL is not a valid postgres:// URL")?;
+        .with_context(|| format!("{setting} is not a valid postgres:// URL"))?;
     let target = format!(
-        "PostgreSQL at {}:{} (database {:?}, user {:?})",
+        "PostgreSQL at {}:{} (database {:?}, user {:?}, from {setting})",
         options.get_host(),
         options.get_port(),
         options.get_database().unwrap_or("<default>"),
         options.get_username()
     );
-    PgPoolOptions::new()
+    let hint = "is the stack up? Run `ops/stack up` (or `ops/stack status`) and `source .acme/env`";
+    match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+        Err(_) => anyhow::bail!(
+            "cannot connect to {target}: no answer within {}s; {hint}",
+            CONNECT_TIMEOUT.as_secs()
+        ),
+        Ok(Err(error)) => {
+            return Err(error).with_context(|| format!("cannot connect to {target}; {hint}"));
+        }
+        Ok(Ok(connection)) => connection.close().await?,
+    }
+    Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(CONNECT_TIMEOUT)
-        .connect_with(options)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot connect to {target} within {}s; is the stack up? \
-                 Run `ops/stack up` (or `ops/stack status`) and `source .acme/env`",
-                CONNECT_TIMEOUT.as_secs()
-            )
-        })
+        .connect_lazy_with(options))
 }

@@ -26,7 +26,7 @@ pub struct MigrateArgs {
 pub async fn run(command: DbCommand) -> anyhow::Result<Outcome> {
     match command {
         DbCommand::Migrate(args) => {
-            let pool = connect::pool(&args.url, 1).await?;
+            let pool = connect::pool(&args.url, "ACME_MIGRATOR_DATABASE_URL", 1).await?;
             let before = applied(&pool).await?;
             acme_ledger::MIGRATOR.run(&pool).await?;
             let after = applied(&pool).await?;

@@ -35,7 +35,7 @@ pub struct DemoArgs {
 pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     let contribution =
         parse_amount(&args.contribution, CASH_SCALE, Sign::Positive).context("--contribution")?;
-    let ledger = Ledger::new(connect::pool(&args.database.url, 4).await?);
+    let ledger = Ledger::new(connect::pool(&args.database.url, AppDatabase::SETTING, 4).await?);
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let workflow_id = format!("{PROCESS}/{run_id}");
     let today = Utc::now().date_naive();
@@ -76,7 +76,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         members.push((available, reserved));
     }
     println!(
-        "1. opened {} member pots (available + reserved GBP accounts) in {:.1}s",
+        "1. opened (or found, from an earlier run) {} member pots with GBP available and reserved accounts in {:.1}s",
         members.len(),
         started.elapsed().as_secs_f64()
     );
@@ -134,23 +134,25 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
         first.entry_id, again.entry_id, again.replayed
     );
 
+    // One penny more than the member holds, however many times the demo has run before.
+    let too_much_gbp = ledger.balance(available).await? + Decimal::new(1, CASH_SCALE);
     let too_much = entry(
         "overdraft/0",
         "invest.reserve-cash",
         vec![
             NewPosting {
                 account_id: available,
-                amount: -contribution,
+                amount: -too_much_gbp,
             },
             NewPosting {
                 account_id: reserved,
-                amount: contribution,
+                amount: too_much_gbp,
             },
         ],
     );
     match ledger.post(&too_much).await {
         Err(error) => println!(
-            "4. reserving £{contribution} more was refused [{}]: {error}",
+            "4. reserving £{too_much_gbp}, a penny more than member 1 holds, was refused [{}]: {error}",
             error.rejection().map_or("error", |r| r.code())
         ),
         Ok(posted) => anyhow::bail!("an overdraft was accepted as entry {}", posted.entry_id),
@@ -174,9 +176,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
             "VIOLATED"
         }
     );
-    println!(
-        "try: acme ledger journal --workflow {workflow_id} | acme ledger verify | acme ledger invariants"
-    );
+    println!("try (after `source .acme/env`):");
+    println!("  acme ledger journal --workflow {workflow_id}");
+    println!("  acme ledger verify");
+    println!("  acme ledger invariants");
     Ok(if report.is_sound() && invariants.holds() {
         Outcome::Done
     } else {

@@ -6,7 +6,9 @@ use acme_sdk::{Sign, TaskQueues, parse_amount};
 use acme_workflows::invest_cash::{self, Input, InvestCash};
 use anyhow::Context as _;
 use clap::Args;
+use temporalio_client::errors::WorkflowGetResultError;
 use temporalio_client::{WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowStartOptions};
+use temporalio_common::error::IncomingError;
 
 use crate::Outcome;
 use crate::temporal;
@@ -54,10 +56,22 @@ pub async fn run(args: InvestArgs) -> anyhow::Result<Outcome> {
     println!("workflow {workflow_id}");
     println!("watch it: {}", temporal::ui_link(&workflow_id));
     if args.wait {
-        let output = handle
-            .get_result(WorkflowGetResultOptions::default())
-            .await
-            .with_context(|| format!("{workflow_id} did not complete"))?;
+        let output = match handle.get_result(WorkflowGetResultOptions::default()).await {
+            Ok(output) => output,
+            Err(WorkflowGetResultError::Failed(failure)) => {
+                let code = match failure.as_ref() {
+                    IncomingError::Application(app) => app.type_name().unwrap_or("error"),
+                    _ => "error",
+                };
+                anyhow::bail!(
+                    "{workflow_id} failed [{code}]: {}",
+                    failure.failure().message
+                );
+            }
+            Err(other) => {
+                return Err(other).with_context(|| format!("{workflow_id} did not complete"));
+            }
+        };
         println!("reserved £{}; trades:", output.reserved_gbp);
         for trade_id in output.trade_ids {
             println!("  {trade_id}");

@@ -83,7 +83,9 @@ pub async fn run(command: LedgerCommand) -> anyhow::Result<Outcome> {
 }
 
 async fn open(read: &ReadArgs) -> anyhow::Result<Ledger> {
-    Ok(Ledger::new(connect::pool(&read.database.url, 1).await?))
+    Ok(Ledger::new(
+        connect::pool(&read.database.url, ReadonlyDatabase::SETTING, 1).await?,
+    ))
 }
 
 async fn verify(read: &ReadArgs) -> anyhow::Result<Outcome> {
@@ -161,7 +163,11 @@ async fn balance(pot: PotId, read: &ReadArgs) -> anyhow::Result<Outcome> {
 }
 
 async fn statement(pot: PotId, after: EntryId, read: &ReadArgs) -> anyhow::Result<Outcome> {
-    let lines = open(read).await?.pot_statement(pot, after).await?;
+    let ledger = open(read).await?;
+    if ledger.pot_balances(pot).await?.is_empty() {
+        anyhow::bail!("pot {pot} has no accounts (or does not exist)");
+    }
+    let lines = ledger.pot_statement(pot, after).await?;
     match read.output {
         Format::Json => output::json(&lines)?,
         Format::Table => {

@@ -54,7 +54,7 @@ pub async fn run(command: MemberCommand) -> anyhow::Result<Outcome> {
             if let Some(portfolio) = &portfolio {
                 check_portfolio(portfolio)?;
             }
-            let ledger = Ledger::new(connect::pool(&database.url, 2).await?);
+            let ledger = Ledger::new(connect::pool(&database.url, AppDatabase::SETTING, 2).await?);
             ensure_reference_data(&ledger).await?;
             let new = onboard_members(
                 &ledger,
@@ -90,7 +90,7 @@ fn check_portfolio(portfolio: &str) -> anyhow::Result<()> {
 
 async fn seed(args: SeedArgs) -> anyhow::Result<Outcome> {
     check_portfolio(&args.portfolio)?;
-    let ledger = Ledger::new(connect::pool(&args.database.url, 2).await?);
+    let ledger = Ledger::new(connect::pool(&args.database.url, AppDatabase::SETTING, 2).await?);
     ensure_reference_data(&ledger).await?;
     let started = Instant::now();
     let mut new = 0;
