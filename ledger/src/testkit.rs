@@ -49,6 +49,21 @@ impl TestDatabase {
         })
     }
 
+    /// The application role's URL of this database, for processes a test starts.
+    pub fn app_url(&self) -> String {
+        let url = env_or("DATABASE_URL", DEV_DATABASE_URL);
+        let (base, query) = url
+            .split_once('?')
+            .map_or((url.as_str(), ""), |(b, q)| (b, q));
+        let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{query}")
+        };
+        format!("{server}/{}{query}", self.name)
+    }
+
     /// A connection as the owning role, for tests that act behind the application's back.
     pub async fn owner_connection(&self) -> Result<PgConnection, sqlx::Error> {
         PgConnection::connect_with(&self.owner_options).await

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use temporalio_client::Client;
 use temporalio_sdk::testing::{
-    EphemeralExe, LocalServer, LocalWorkflowEnvironmentOptions, WorkflowEnvironment,
+    DevServerLogLevel, EphemeralExe, LocalServer, LocalWorkflowEnvironmentOptions,
+    WorkflowEnvironment,
 };
 
 use crate::process::TaskQueues;
@@ -33,18 +34,32 @@ pub fn temporal_binary() -> Result<PathBuf, String> {
 #[derive(Debug)]
 pub struct TestTemporal {
     env: WorkflowEnvironment<LocalServer>,
+    port: u16,
     pub queues: TaskQueues,
 }
 
 impl TestTemporal {
     pub async fn start() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let binary = temporal_binary()?;
+        // A known port, so that worker processes a test starts can be pointed at the server.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let options = LocalWorkflowEnvironmentOptions::builder()
             .server_executable(EphemeralExe::ExistingPath(binary.display().to_string()))
+            .port(port)
+            // Warnings about the throwaway server (cluster ids, cancelled tasks at shutdown)
+            // are noise in test output.
+            .log_level(DevServerLogLevel::Error)
             .build();
         let env = WorkflowEnvironment::start_local(options).await?;
         let queues = TaskQueues::new(&format!("test-{}", uuid::Uuid::new_v4().simple()));
-        Ok(Self { env, queues })
+        Ok(Self { env, port, queues })
+    }
+
+    /// The server's gRPC address, for `TEMPORAL_ADDRESS`.
+    pub fn address(&self) -> String {
+        format!("localhost:{}", self.port)
     }
 
     pub fn client(&self) -> &Client {

@@ -24,19 +24,23 @@ pub struct Workers {
 }
 
 impl Workers {
+    /// `identity` names this worker in workflow histories (the SDK's default otherwise).
     pub fn build(
         runtime: &Runtime,
         client: &Client,
         ledger: &Ledger,
         queues: &TaskQueues,
+        identity: Option<&str>,
     ) -> anyhow::Result<Self> {
-        let mut workflows = WorkerOptions::new(queues.workflows.clone())
-            .graceful_shutdown_period(GRACEFUL_SHUTDOWN)
-            .build();
+        let options = |queue: &str| {
+            WorkerOptions::new(queue.to_owned())
+                .graceful_shutdown_period(GRACEFUL_SHUTDOWN)
+                .maybe_client_identity_override(identity.map(str::to_owned))
+                .build()
+        };
+        let mut workflows = options(&queues.workflows);
         acme_workflows::register_workflows(&mut workflows)?;
-        let mut ledger_activities = WorkerOptions::new(queues.ledger.clone())
-            .graceful_shutdown_period(GRACEFUL_SHUTDOWN)
-            .build();
+        let mut ledger_activities = options(&queues.ledger);
         ledger_activities
             .register_activities(LedgerActivities::new(ledger.clone()))
             .register_activities(MemberActivities::new(ledger.clone()))

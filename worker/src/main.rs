@@ -48,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
         .context("cannot connect to Temporal (TEMPORAL_ADDRESS)")?;
     let client = Client::new(connection, client_options)?;
     let runtime = Runtime::from_current_tokio(Default::default())?;
-    let workers = Workers::build(&runtime, &client, &Ledger::new(pool), &queues)?;
+    let workers = Workers::build(&runtime, &client, &Ledger::new(pool), &queues, None)?;
     let shutdown = workers.shutdown_handle();
     let mut terminate = signal(SignalKind::terminate())?;
     tokio::task::LocalSet::new()

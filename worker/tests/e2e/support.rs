@@ -1,0 +1,184 @@
+//! The platform a test runs against, and helpers to drive and inspect it.
+
+use std::time::Duration;
+
+use acme_activities::members::{NewMember, ensure_reference_data, onboard_members};
+use acme_ledger::testkit::TestDatabase;
+use acme_sdk::testkit::TestTemporal;
+use acme_worker::Workers;
+use acme_workflows::invest_cash::{self, Input, InvestCash, Output};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use temporalio_client::errors::WorkflowGetResultError;
+use temporalio_client::{
+    Client, WorkflowGetResultOptions, WorkflowHandle, WorkflowIdConflictPolicy,
+    WorkflowStartOptions,
+};
+use temporalio_common::error::IncomingError;
+use temporalio_sdk::Runtime;
+
+/// A database with reference data and members, and a Temporal server. Workers are started by
+/// the test, in process or as processes.
+pub struct Platform {
+    pub db: TestDatabase,
+    pub temporal: TestTemporal,
+}
+
+/// A worker assembly running on the test's `LocalSet`.
+pub struct InProcessWorker {
+    stop: Box<dyn Fn()>,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl InProcessWorker {
+    pub async fn stop(self) {
+        (self.stop)();
+        self.handle.await.unwrap().unwrap();
+    }
+}
+
+impl Platform {
+    /// Members `(id, model portfolio)`.
+    pub async fn start(members: &[(&str, Option<&str>)]) -> Platform {
+        let db = TestDatabase::create(16).await.unwrap();
+        ensure_reference_data(&db.ledger).await.unwrap();
+        let members: Vec<NewMember> = members
+            .iter()
+            .map(|(id, portfolio)| NewMember {
+                member_id: (*id).to_owned(),
+                portfolio: portfolio.map(str::to_owned),
+            })
+            .collect();
+        onboard_members(&db.ledger, &members).await.unwrap();
+        let temporal = TestTemporal::start().await.unwrap();
+        Platform { db, temporal }
+    }
+
+    /// Starts the production worker assembly in this process (call on a `LocalSet`).
+    pub fn spawn_worker(&self, identity: &str) -> InProcessWorker {
+        let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
+        let workers = Workers::build(
+            &runtime,
+            self.temporal.client(),
+            &self.db.ledger,
+            &self.temporal.queues,
+            Some(identity),
+        )
+        .unwrap();
+        let stop = Box::new(workers.shutdown_handle());
+        let handle = tokio::task::spawn_local(async move {
+            let _runtime = runtime;
+            workers.run().await
+        });
+        InProcessWorker { stop, handle }
+    }
+
+    /// Starts an `acme-worker` process pointed at this test's server, database and queues.
+    pub fn spawn_worker_process(&self) -> tokio::process::Child {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_acme-worker"))
+            .env("TEMPORAL_ADDRESS", self.temporal.address())
+            .env("DATABASE_URL", self.db.app_url())
+            .env("ACME_TASK_QUEUE", &self.temporal.queues.workflows)
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    }
+
+    /// Starts (or attaches to) an investment and returns a handle on its workflow.
+    pub async fn start_invest(
+        &self,
+        request_id: &str,
+        member_id: &str,
+        amount: Value,
+    ) -> WorkflowHandle<Client, InvestCash> {
+        self.temporal
+            .client()
+            .start_workflow(
+                InvestCash::run,
+                Input {
+                    request_id: request_id.to_owned(),
+                    member_id: member_id.to_owned(),
+                    amount,
+                },
+                WorkflowStartOptions::new(
+                    self.temporal.queues.workflows.clone(),
+                    invest_cash::workflow_id(request_id),
+                )
+                .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+                .build(),
+            )
+            .await
+            .unwrap();
+        self.temporal
+            .client()
+            .get_workflow_handle::<InvestCash>(invest_cash::workflow_id(request_id))
+    }
+
+    pub async fn invest(
+        &self,
+        request_id: &str,
+        member_id: &str,
+        amount: Value,
+    ) -> Result<Output, WorkflowGetResultError> {
+        self.start_invest(request_id, member_id, amount)
+            .await
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+    }
+
+    pub async fn cash(&self, member_id: &str, purpose: &str) -> Decimal {
+        sqlx::query_scalar(
+            "select b.amount from member m
+             join account a on a.pot_id = m.pot_id and a.asset_code = 'GBP' and a.purpose = $2
+             join balance b on b.account_id = a.account_id
+             where m.member_id = $1",
+        )
+        .bind(member_id)
+        .bind(purpose)
+        .fetch_one(self.db.ledger.pool())
+        .await
+        .unwrap()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(&format!("select count(*) from {table}"))
+            .fetch_one(self.db.ledger.pool())
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `table` has at least `rows` rows, polling with a deadline.
+    pub async fn wait_for_rows(&self, table: &str, rows: i64, deadline: Duration) {
+        let started = std::time::Instant::now();
+        while self.count(table).await < rows {
+            assert!(
+                started.elapsed() < deadline,
+                "{table} never reached {rows} rows"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Checks the ledger is sound, then tears everything down.
+    pub async fn finish(self) {
+        assert!(self.db.ledger.check_invariants().await.unwrap().holds());
+        assert!(self.db.ledger.verify().await.unwrap().is_sound());
+        self.temporal.shutdown().await.unwrap();
+        self.db.drop_database().await.unwrap();
+    }
+}
+
+pub fn failure_code(error: &WorkflowGetResultError) -> Option<String> {
+    match error {
+        WorkflowGetResultError::Failed(failure) => match failure.as_ref() {
+            IncomingError::Application(app) => app.type_name().map(str::to_owned),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+pub async fn on_local_set(test: impl std::future::Future<Output = ()>) {
+    tokio::task::LocalSet::new().run_until(test).await;
+}
