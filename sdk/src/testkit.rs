@@ -70,3 +70,32 @@ impl TestTemporal {
         Ok(self.env.shutdown().await?)
     }
 }
+
+/// Where recorded workflow histories live: `tests/histories/<process>/<name>.json` at the
+/// repository root. `workflows/tests/replay.rs` replays every one with the current code.
+pub fn history_path(process: &str, name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/histories")
+        .join(process)
+        .join(format!("{name}.json"))
+}
+
+/// Records a finished run's history for the replay safety net. An existing recording is kept
+/// (it is the reference the current code must still replay) unless `ACME_RECORD_HISTORIES=1`
+/// asks for it to be refreshed.
+pub async fn record_history(
+    history: temporalio_client::WorkflowHistory,
+    process: &str,
+    name: &str,
+) -> Result<PathBuf, Box<dyn std::error::Error + Send + Sync>> {
+    let path = history_path(process, name);
+    let refresh = std::env::var("ACME_RECORD_HISTORIES").is_ok_and(|v| v == "1");
+    if path.exists() && !refresh {
+        return Ok(path);
+    }
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder)?;
+    }
+    std::fs::write(&path, history.to_json().await?)?;
+    Ok(path)
+}

@@ -7,6 +7,7 @@
 
 pub mod invest_cash;
 
+use temporalio_sdk::workflow_replayer::WorkflowReplayerOptions;
 use temporalio_sdk::{WorkerOptions, WorkflowRegistrationError};
 
 /// One line per process, in alphabetical order.
@@ -18,6 +19,13 @@ macro_rules! catalog {
         ) -> Result<(), WorkflowRegistrationError> {
             $( options.register_workflow::<$workflow>()?; )*
             Ok(())
+        }
+
+        /// Replay options with every catalogued process, for the replay safety net.
+        pub fn replayer_options() -> Result<WorkflowReplayerOptions, WorkflowRegistrationError> {
+            let mut options = WorkflowReplayerOptions::new().build();
+            $( options.register_workflow::<$workflow>()?; )*
+            Ok(options)
         }
     };
 }

@@ -47,6 +47,7 @@ async fn investing_reserves_the_cash_and_creates_trades_split_by_the_model_portf
             );
         }
         assert_eq!(output.trade_ids.len(), 3);
+        platform.record_history("r-1", "happy-path").await;
         worker.stop().await;
         platform.finish().await;
     })
@@ -74,6 +75,7 @@ async fn the_same_request_twice_does_the_work_once() {
         );
         assert_eq!(platform.count("journal_entry").await, 2);
         assert_eq!(platform.count("member_trade").await, 3);
+        platform.record_history("r-dup", "same-request-twice").await;
         worker.stop().await;
         platform.finish().await;
     })
@@ -132,6 +134,12 @@ async fn bad_requests_fail_with_a_specific_code_and_post_nothing() {
         }
         assert_eq!(platform.count("journal_entry").await, 0);
         assert_eq!(platform.count("member_trade").await, 0);
+        platform
+            .record_history("bad-member", "unknown-member")
+            .await;
+        platform
+            .record_history("bad-number", "amount-as-json-number")
+            .await;
         worker.stop().await;
         platform.finish().await;
     })

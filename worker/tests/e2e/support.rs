@@ -4,15 +4,15 @@ use std::time::Duration;
 
 use acme_activities::members::{NewMember, ensure_reference_data, onboard_members};
 use acme_ledger::testkit::TestDatabase;
-use acme_sdk::testkit::TestTemporal;
+use acme_sdk::testkit::{TestTemporal, record_history};
 use acme_worker::Workers;
 use acme_workflows::invest_cash::{self, Input, InvestCash, Output};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use temporalio_client::errors::WorkflowGetResultError;
 use temporalio_client::{
-    Client, WorkflowGetResultOptions, WorkflowHandle, WorkflowIdConflictPolicy,
-    WorkflowStartOptions,
+    Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle,
+    WorkflowIdConflictPolicy, WorkflowStartOptions,
 };
 use temporalio_common::error::IncomingError;
 use temporalio_sdk::Runtime;
@@ -125,6 +125,18 @@ impl Platform {
             .await
             .get_result(WorkflowGetResultOptions::default())
             .await
+    }
+
+    /// Records the history of request `request_id`'s run for the replay safety net.
+    pub async fn record_history(&self, request_id: &str, name: &str) {
+        let history = self
+            .temporal
+            .client()
+            .get_workflow_handle::<InvestCash>(invest_cash::workflow_id(request_id))
+            .fetch_history(WorkflowFetchHistoryOptions::default());
+        record_history(history, invest_cash::NAME, name)
+            .await
+            .unwrap();
     }
 
     pub async fn cash(&self, member_id: &str, purpose: &str) -> Decimal {

@@ -146,6 +146,12 @@ async fn a_worker_killed_mid_flight_and_restarted_completes_every_run_once() {
                 "{member}"
             );
         }
+        // The runs that were in flight at the kill have retries in their histories.
+        for n in [0, INVESTMENTS - 1] {
+            platform
+                .record_history(&format!("r-{n}"), &format!("worker-killed-{n}"))
+                .await;
+        }
         platform.finish().await;
     })
     .await;
