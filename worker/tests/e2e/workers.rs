@@ -1,5 +1,5 @@
-//! Workers as operations see them: several share the queues, and one killed mid-flight loses
-//! and doubles nothing.
+//! Workers as operations see them: several share the queues, one killed mid-flight loses and
+//! doubles nothing, and one asked to stop (SIGTERM) stops cleanly.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -152,6 +152,59 @@ async fn a_worker_killed_mid_flight_and_restarted_completes_every_run_once() {
                 .record_history(&format!("r-{n}"), &format!("worker-killed-{n}"))
                 .await;
         }
+        platform.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_a_worker_cleanly_and_another_finishes_the_work() {
+    on_local_set(async {
+        const INVESTMENTS: usize = 10;
+        let platform = platform_with(INVESTMENTS).await;
+        let mut worker = platform.spawn_worker_process();
+        let mut handles = Vec::with_capacity(INVESTMENTS);
+        for n in 0..INVESTMENTS {
+            handles.push(
+                platform
+                    .start_invest(
+                        &format!("r-{n}"),
+                        &format!("m-{n}"),
+                        json!(amount(n).to_string()),
+                    )
+                    .await,
+            );
+        }
+        platform
+            .wait_for_rows("journal_entry", 2, Duration::from_secs(60))
+            .await;
+        let pid = worker.id().unwrap().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = tokio::time::timeout(
+            acme_worker::GRACEFUL_SHUTDOWN + Duration::from_secs(10),
+            worker.wait(),
+        )
+        .await
+        .expect("the worker did not stop after SIGTERM")
+        .unwrap();
+        assert!(
+            status.success(),
+            "the worker exited with {status} after SIGTERM"
+        );
+
+        let _successor = platform.spawn_worker_process();
+        for handle in &handles {
+            handle
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .unwrap();
+        }
+        assert_eq!(platform.count("journal_entry").await, 2 * 10);
+        assert_eq!(platform.count("member_trade").await, 3 * 10);
         platform.finish().await;
     })
     .await;
