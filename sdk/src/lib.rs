@@ -5,6 +5,7 @@
 //! - [`process`]: task queues (bulkheads) and step idempotency keys;
 //! - [`activity_options`]: the `ledger`, `external` and `bulk` presets;
 //! - [`failure`]: business rejections with stable codes, never retried;
+//! - [`temporal`]: connecting to Temporal with a bounded wait and a helpful error;
 //! - `testkit` (feature): a local Temporal server per test binary, workers on fresh queues.
 
 pub mod activity_options;
@@ -12,6 +13,7 @@ pub mod asset;
 pub mod failure;
 pub mod money;
 pub mod process;
+pub mod temporal;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 

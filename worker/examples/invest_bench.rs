@@ -21,10 +21,7 @@ use acme_worker::Workers;
 use acme_workflows::invest_cash::{self, Input, InvestCash};
 use anyhow::Context as _;
 use futures::StreamExt as _;
-use temporalio_client::envconfig::LoadClientConfigProfileOptions;
-use temporalio_client::{
-    Client, ClientOptions, Connection, WorkflowGetResultOptions, WorkflowStartOptions,
-};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::{
@@ -84,13 +81,7 @@ async fn run(db: &TestDatabase, requests: usize, in_flight: usize) -> anyhow::Re
         .collect();
     onboard_members(&db.ledger, &members).await?;
 
-    let (connection_options, client_options) =
-        ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
-            .map_err(|e| anyhow::anyhow!("Temporal client settings: {e}"))?;
-    let client = Client::new(
-        Connection::connect(connection_options).await?,
-        client_options,
-    )?;
+    let client = acme_sdk::temporal::connect().await?;
     let runtime = Runtime::from_current_tokio(Default::default())?;
     let base = format!("bench-{}", uuid::Uuid::new_v4().simple());
     let queues = TaskQueues::new(&base);

@@ -8,8 +8,6 @@ use acme_sdk::TaskQueues;
 use acme_worker::Workers;
 use anyhow::Context as _;
 use sqlx::postgres::PgPoolOptions;
-use temporalio_client::envconfig::LoadClientConfigProfileOptions;
-use temporalio_client::{Client, ClientOptions, Connection};
 use temporalio_sdk::Runtime;
 use tokio::signal::unix::{SignalKind, signal};
 
@@ -35,18 +33,7 @@ async fn main() -> anyhow::Result<()> {
         .connect(&database_url)
         .await
         .context("cannot connect to PostgreSQL at DATABASE_URL")?;
-    let (connection_options, client_options) = ClientOptions::load_from_config(
-        LoadClientConfigProfileOptions::default(),
-    )
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read Temporal client settings (TEMPORAL_ADDRESS, temporal.toml): {e}"
-        )
-    })?;
-    let connection = Connection::connect(connection_options)
-        .await
-        .context("cannot connect to Temporal (TEMPORAL_ADDRESS)")?;
-    let client = Client::new(connection, client_options)?;
+    let client = acme_sdk::temporal::connect().await?;
     let runtime = Runtime::from_current_tokio(Default::default())?;
     let workers = Workers::build(&runtime, &client, &Ledger::new(pool), &queues, None)?;
     let shutdown = workers.shutdown_handle();

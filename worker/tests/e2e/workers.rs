@@ -4,9 +4,12 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use acme_workflows::invest_cash::InvestCash;
 use rust_decimal::Decimal;
 use serde_json::json;
-use temporalio_client::{WorkflowFetchHistoryOptions, WorkflowGetResultOptions};
+use temporalio_client::{
+    Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle,
+};
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 use crate::support::{Platform, on_local_set};
@@ -21,6 +24,26 @@ async fn platform_with(count: usize) -> Platform {
     let members = members(count);
     let refs: Vec<(&str, Option<&str>)> = members.iter().map(|(id, p)| (id.as_str(), *p)).collect();
     Platform::start(&refs).await
+}
+
+/// Starts one investment per member, request `r-<n>` for member `m-<n>`.
+async fn start_investments(
+    platform: &Platform,
+    count: usize,
+) -> Vec<WorkflowHandle<Client, InvestCash>> {
+    let mut handles = Vec::with_capacity(count);
+    for n in 0..count {
+        handles.push(
+            platform
+                .start_invest(
+                    &format!("r-{n}"),
+                    &format!("m-{n}"),
+                    json!(amount(n).to_string()),
+                )
+                .await,
+        );
+    }
+    handles
 }
 
 /// Member n invests £(n + 1).01, so every balance is distinct and checkable.
@@ -101,18 +124,7 @@ async fn a_worker_killed_mid_flight_and_restarted_completes_every_run_once() {
         const INVESTMENTS: usize = 20;
         let platform = platform_with(INVESTMENTS).await;
         let mut worker = platform.spawn_worker_process();
-        let mut handles = Vec::with_capacity(INVESTMENTS);
-        for n in 0..INVESTMENTS {
-            handles.push(
-                platform
-                    .start_invest(
-                        &format!("r-{n}"),
-                        &format!("m-{n}"),
-                        json!(amount(n).to_string()),
-                    )
-                    .await,
-            );
-        }
+        let handles = start_investments(&platform, INVESTMENTS).await;
         // Kill it once some runs have written and others have not.
         platform
             .wait_for_rows("journal_entry", 6, Duration::from_secs(60))
@@ -163,18 +175,7 @@ async fn sigterm_stops_a_worker_cleanly_and_another_finishes_the_work() {
         const INVESTMENTS: usize = 10;
         let platform = platform_with(INVESTMENTS).await;
         let mut worker = platform.spawn_worker_process();
-        let mut handles = Vec::with_capacity(INVESTMENTS);
-        for n in 0..INVESTMENTS {
-            handles.push(
-                platform
-                    .start_invest(
-                        &format!("r-{n}"),
-                        &format!("m-{n}"),
-                        json!(amount(n).to_string()),
-                    )
-                    .await,
-            );
-        }
+        let handles = start_investments(&platform, INVESTMENTS).await;
         platform
             .wait_for_rows("journal_entry", 2, Duration::from_secs(60))
             .await;
