@@ -14,14 +14,10 @@ use crate::process::TaskQueues;
 pub fn ledger(queues: &TaskQueues) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30))
         .task_queue(queues.ledger.clone())
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_millis(200))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(10))
-                .maximum_attempts(0)
-                .build(),
-        )
+        .retry_policy(retry_forever(
+            Duration::from_millis(200),
+            Duration::from_secs(10),
+        ))
         .build()
 }
 
@@ -31,14 +27,10 @@ pub fn external(queues: &TaskQueues) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(120))
         .task_queue(queues.external.clone())
         .heartbeat_timeout(Duration::from_secs(30))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(120))
-                .maximum_attempts(0)
-                .build(),
-        )
+        .retry_policy(retry_forever(
+            Duration::from_secs(1),
+            Duration::from_secs(120),
+        ))
         .build()
 }
 
@@ -47,13 +39,20 @@ pub fn bulk(queues: &TaskQueues) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30 * 60))
         .task_queue(queues.ledger.clone())
         .heartbeat_timeout(Duration::from_secs(60))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_secs(1))
-                .backoff_coefficient(2.0)
-                .maximum_interval(Duration::from_secs(60))
-                .maximum_attempts(0)
-                .build(),
-        )
+        .retry_policy(retry_forever(
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+        ))
+        .build()
+}
+
+/// Exponential backoff (doubling) with no attempt limit: only transient failures are retried,
+/// because business rejections are non-retryable at their source.
+fn retry_forever(initial: Duration, maximum: Duration) -> RetryPolicy {
+    RetryPolicy::builder()
+        .initial_interval(initial)
+        .backoff_coefficient(2.0)
+        .maximum_interval(maximum)
+        .maximum_attempts(0)
         .build()
 }

@@ -97,65 +97,49 @@ async fn run(db: &TestDatabase, requests: usize, in_flight: usize) -> anyhow::Re
     let stop_ping = ping_worker.shutdown_handle();
     let ping_worker = tokio::task::spawn_local(async move { ping_worker.run().await });
 
-    let started = Instant::now();
-    futures::stream::iter(0..requests)
-        .map(|n| {
-            let client = &client;
-            let queue = ping_queue.clone();
-            async move {
-                let id = format!("ping/{base}/{n}", base = queue);
-                let handle = client
-                    .start_workflow(
-                        Ping::run,
-                        n as u64,
-                        WorkflowStartOptions::new(queue, id).build(),
-                    )
-                    .await?;
-                handle
-                    .get_result(WorkflowGetResultOptions::default())
-                    .await?;
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(in_flight)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let ping_rate = requests as f64 / started.elapsed().as_secs_f64();
-
-    let started = Instant::now();
-    futures::stream::iter(0..requests)
-        .map(|n| {
-            let client = &client;
-            let queue = queues.workflows.clone();
-            // Request ids are at most 40 characters: a short run tag and the number.
-            let request_id = format!("{}-{n}", &base[..14]);
-            async move {
-                let handle = client
-                    .start_workflow(
-                        InvestCash::run,
-                        Input {
-                            request_id: request_id.clone(),
-                            member_id: format!("m-{n}"),
-                            amount: serde_json::Value::String("100.00".into()),
-                        },
-                        WorkflowStartOptions::new(queue, invest_cash::workflow_id(&request_id))
-                            .build(),
-                    )
-                    .await?;
-                handle
-                    .get_result(WorkflowGetResultOptions::default())
-                    .await?;
-                anyhow::Ok(())
-            }
-        })
-        .buffer_unordered(in_flight)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let invest_rate = requests as f64 / started.elapsed().as_secs_f64();
+    let ping_rate = completed_per_second(requests, in_flight, |n| {
+        let client = &client;
+        let queue = ping_queue.clone();
+        async move {
+            let id = format!("ping/{queue}/{n}");
+            let handle = client
+                .start_workflow(
+                    Ping::run,
+                    n as u64,
+                    WorkflowStartOptions::new(queue, id).build(),
+                )
+                .await?;
+            handle
+                .get_result(WorkflowGetResultOptions::default())
+                .await?;
+            anyhow::Ok(())
+        }
+    })
+    .await?;
+    let invest_rate = completed_per_second(requests, in_flight, |n| {
+        let client = &client;
+        let queue = queues.workflows.clone();
+        // Request ids are at most 40 characters: a short run tag and the number.
+        let request_id = format!("{}-{n}", &base[..14]);
+        async move {
+            let handle = client
+                .start_workflow(
+                    InvestCash::run,
+                    Input {
+                        request_id: request_id.clone(),
+                        member_id: format!("m-{n}"),
+                        amount: serde_json::Value::String("100.00".into()),
+                    },
+                    WorkflowStartOptions::new(queue, invest_cash::workflow_id(&request_id)).build(),
+                )
+                .await?;
+            handle
+                .get_result(WorkflowGetResultOptions::default())
+                .await?;
+            anyhow::Ok(())
+        }
+    })
+    .await?;
 
     stop_workers();
     stop_ping();
@@ -174,4 +158,24 @@ async fn run(db: &TestDatabase, requests: usize, in_flight: usize) -> anyhow::Re
         100.0 * invest_rate / ping_rate
     );
     Ok(())
+}
+
+/// Runs `run(0..requests)` with at most `in_flight` at a time; returns completions per second.
+async fn completed_per_second<F>(
+    requests: usize,
+    in_flight: usize,
+    run: impl FnMut(usize) -> F,
+) -> anyhow::Result<f64>
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let started = Instant::now();
+    futures::stream::iter(0..requests)
+        .map(run)
+        .buffer_unordered(in_flight)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(requests as f64 / started.elapsed().as_secs_f64())
 }
