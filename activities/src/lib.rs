@@ -1,6 +1,9 @@
 //! Every side effect of ACME's processes, each an idempotent Temporal activity with a stable
 //! name. Workflows call these and never touch the database themselves.
 //!
+//! - [`custodian`]: the custodian gateway (orders and their status), on the external queue;
+//! - [`dealing`]: the dealing book: closing a day into external trades, pricing, allocation,
+//!   settlement and the compensation of a rejected trade;
 //! - [`ledger`]: posting journal entries (`ledger.post_entries`);
 //! - [`members`]: reference data, onboarding, and what a member's investment needs;
 //! - [`trades`]: the member trade book.
@@ -8,6 +11,8 @@
 // `#[activities]` generates a definition type per activity without a Debug impl.
 #![allow(missing_debug_implementations)]
 
+pub mod custodian;
+pub mod dealing;
 pub mod ledger;
 pub mod members;
 pub mod trades;

@@ -141,6 +141,24 @@ pub async fn onboard_members(ledger: &Ledger, members: &[NewMember]) -> Result<u
     Ok(inserted.rows_affected())
 }
 
+/// What selling units of one fund for a member needs: where the units are reserved from and to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalePlan {
+    pub member_id: String,
+    pub asset: AssetCode,
+    /// Decimal places of the fund's units.
+    pub scale: u32,
+    pub units_available: AccountId,
+    pub units_reserved: AccountId,
+}
+
+/// A member and a fund, for [`MemberActivities::plan_sale`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleRequest {
+    pub member_id: String,
+    pub asset: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct MemberActivities {
     ledger: Ledger,
@@ -214,6 +232,64 @@ impl MemberActivities {
             cash_available: AccountId(available),
             cash_reserved: AccountId(reserved),
             weights,
+        })
+    }
+
+    /// Opens (if needed) the member's accounts for the fund and returns them. Unknown member
+    /// and unknown or non-fund asset are business errors (`member.unknown`, `asset.unknown`).
+    #[activity(name = "members.sale_plan")]
+    pub async fn plan_sale(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: SaleRequest,
+    ) -> Result<SalePlan, ActivityError> {
+        let known: Option<bool> =
+            sqlx::query_scalar("select true from member where member_id = $1")
+                .bind(&request.member_id)
+                .fetch_optional(self.ledger.pool())
+                .await?;
+        if known.is_none() {
+            return Err(BusinessError::new(
+                "member.unknown",
+                format!("member {:?} does not exist", request.member_id),
+            )
+            .into());
+        }
+        let fund: Option<(String, i16)> = sqlx::query_as(
+            "select asset_code, scale from asset where asset_code = $1 and kind = 'fund'",
+        )
+        .bind(&request.asset)
+        .fetch_optional(self.ledger.pool())
+        .await?;
+        let (Some((code, scale)), Ok(asset)) = (fund, AssetCode::parse(&request.asset)) else {
+            return Err(BusinessError::new(
+                "asset.unknown",
+                format!("{:?} is not a fund on the platform", request.asset),
+            )
+            .into());
+        };
+        let accounts = self
+            .ledger
+            .open_pots_in_bulk(
+                OwnerKind::Member,
+                std::slice::from_ref(&request.member_id),
+                &[(asset.clone(), "available"), (asset.clone(), "reserved")],
+            )
+            .await
+            .map_err(crate::ledger_failure)?;
+        let Some(&[units_available, units_reserved]) = accounts.first().map(Vec::as_slice) else {
+            return Err(anyhow::anyhow!(
+                "the ledger did not open {code} accounts for {}",
+                request.member_id
+            )
+            .into());
+        };
+        Ok(SalePlan {
+            member_id: request.member_id,
+            asset,
+            scale: u32::try_from(scale).unwrap_or_default(),
+            units_available,
+            units_reserved,
         })
     }
 }

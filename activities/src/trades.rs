@@ -37,6 +37,15 @@ pub struct BuyTrades {
     pub orders: Vec<BuyOrder>,
 }
 
+/// One sell: a number of units of one fund.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SellTrade {
+    pub origin_workflow_id: String,
+    pub member_id: String,
+    pub asset: AssetCode,
+    pub units: Decimal,
+}
+
 #[derive(Debug, Clone)]
 pub struct TradeActivities {
     ledger: Ledger,
@@ -80,5 +89,29 @@ impl TradeActivities {
         .execute(self.ledger.pool())
         .await?;
         Ok(ids)
+    }
+
+    /// Creates the pending sell trade of one request and returns its id.
+    #[activity(name = "trades.create_sell_trade")]
+    pub async fn create_sell_trade(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: SellTrade,
+    ) -> Result<Uuid, ActivityError> {
+        let id = trade_id(&request.origin_workflow_id, "sell", &request.asset);
+        sqlx::query(
+            "insert into member_trade
+                 (trade_id, origin_workflow_id, member_id, asset_code, side, units)
+             values ($1, $2, $3, $4, 'sell', $5)
+             on conflict (trade_id) do nothing",
+        )
+        .bind(id)
+        .bind(&request.origin_workflow_id)
+        .bind(&request.member_id)
+        .bind(request.asset.as_str())
+        .bind(request.units)
+        .execute(self.ledger.pool())
+        .await?;
+        Ok(id)
     }
 }

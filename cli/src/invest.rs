@@ -2,16 +2,13 @@
 //! handling the same request id, and prints where to watch it.
 
 use acme_activities::members::CASH_SCALE;
-use acme_sdk::{Sign, TaskQueues, parse_amount};
-use acme_workflows::invest_cash::{self, Input, InvestCash};
+use acme_sdk::{Sign, parse_amount};
+use acme_workflows::invest_cash::{Input, InvestCash};
 use anyhow::Context as _;
 use clap::Args;
-use temporalio_client::errors::WorkflowGetResultError;
-use temporalio_client::{WorkflowGetResultOptions, WorkflowIdConflictPolicy, WorkflowStartOptions};
-use temporalio_common::error::IncomingError;
 
 use crate::Outcome;
-use crate::temporal;
+use crate::run;
 
 #[derive(Debug, Args)]
 #[command(
@@ -37,41 +34,14 @@ pub async fn run(args: InvestArgs) -> anyhow::Result<Outcome> {
     let request_id = args
         .request_id
         .unwrap_or_else(|| format!("r-{}", uuid::Uuid::new_v4().simple()));
-    let workflow_id = invest_cash::workflow_id(&request_id);
-    let client = temporal::connect().await?;
-    let handle = client
-        .start_workflow(
-            InvestCash::run,
-            Input {
-                request_id,
-                member_id: args.member,
-                amount: serde_json::Value::String(args.amount),
-            },
-            WorkflowStartOptions::new(TaskQueues::default().workflows, workflow_id.clone())
-                .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-                .build(),
-        )
-        .await
-        .with_context(|| format!("cannot start {workflow_id}"))?;
-    println!("workflow {workflow_id}");
-    println!("watch it: {}", temporal::ui_link(&workflow_id));
+    let handle = run::start::<InvestCash>(Input {
+        request_id,
+        member_id: args.member,
+        amount: serde_json::Value::String(args.amount),
+    })
+    .await?;
     if args.wait {
-        let output = match handle.get_result(WorkflowGetResultOptions::default()).await {
-            Ok(output) => output,
-            Err(WorkflowGetResultError::Failed(failure)) => {
-                let code = match failure.as_ref() {
-                    IncomingError::Application(app) => app.type_name().unwrap_or("error"),
-                    _ => "error",
-                };
-                anyhow::bail!(
-                    "{workflow_id} failed [{code}]: {}",
-                    failure.failure().message
-                );
-            }
-            Err(other) => {
-                return Err(other).with_context(|| format!("{workflow_id} did not complete"));
-            }
-        };
+        let output = run::wait(&handle).await?;
         println!("reserved £{}; trades:", output.reserved_gbp);
         for trade_id in output.trade_ids {
             println!("  {trade_id}");

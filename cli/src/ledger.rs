@@ -10,6 +10,9 @@ use crate::output::{self, Format};
 
 #[derive(Debug, Subcommand)]
 pub enum LedgerCommand {
+    /// A self-explaining tour of the ledger: bulk posting, replays, a refused overdraft, checks
+    #[command(after_help = "Example: acme ledger tour --members 1000")]
+    Tour(crate::ledger_tour::DemoArgs),
     /// Check the journal's hash chain; exit 1 and name the first bad entry if it was tampered with
     #[command(after_help = "Example: acme ledger verify --output json")]
     Verify(ReadArgs),
@@ -68,6 +71,7 @@ pub struct JournalArgs {
 
 pub async fn run(command: LedgerCommand) -> anyhow::Result<Outcome> {
     match command {
+        LedgerCommand::Tour(args) => crate::ledger_tour::run(args).await,
         LedgerCommand::Verify(read) => verify(&read).await,
         LedgerCommand::Invariants(read) => invariants(&read).await,
         LedgerCommand::Balance { pot, read } => balance(PotId(pot), &read).await,

@@ -1,13 +1,18 @@
 //! `acme`: the one command operators and developers type. Each subcommand lives in its own
 //! module; this file only parses the command line and hands over.
 
+mod business_day;
 mod connect;
 mod db;
-mod demo;
+mod dealing;
 mod invest;
 mod ledger;
+mod ledger_tour;
 mod member;
 mod output;
+mod process;
+mod run;
+mod sell;
 mod temporal;
 
 use std::process::ExitCode;
@@ -36,13 +41,24 @@ enum Command {
     /// Ledger reports and checks
     #[command(subcommand)]
     Ledger(ledger::LedgerCommand),
-    /// Run the demonstration on the local stack and print what it did
-    Demo(demo::DemoArgs),
+    /// A simulated business day on the local stack: invest, sell, deal, settle, reconcile
+    Demo(business_day::BusinessDayArgs),
+    /// Dealing days: run a cycle, see its external trades
+    #[command(subcommand)]
+    Dealing(dealing::DealingCommand),
     /// Invest cash for a member (starts the invest-cash process)
     Invest(invest::InvestArgs),
+    /// The process catalog
+    #[command(subcommand)]
+    Process(process::ProcessCommand),
+    /// Sell units of a fund for a member (starts the sell-units process)
+    Sell(sell::SellArgs),
     /// Onboard members
     #[command(subcommand)]
     Member(member::MemberCommand),
+    /// Temporal set-up (search attributes)
+    #[command(subcommand)]
+    Temporal(temporal::TemporalCommand),
 }
 
 /// Exit codes: 0 success, 1 a check found a problem, 2 the command could not run.
@@ -62,9 +78,13 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Db(command) => db::run(command).await,
         Command::Ledger(command) => ledger::run(command).await,
-        Command::Demo(args) => demo::run(args).await,
+        Command::Demo(args) => business_day::run(args).await,
+        Command::Dealing(command) => dealing::run(command).await,
         Command::Invest(args) => invest::run(args).await,
+        Command::Process(command) => process::run(command),
+        Command::Sell(args) => sell::run(args).await,
         Command::Member(command) => member::run(command).await,
+        Command::Temporal(command) => temporal::run(command).await,
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,

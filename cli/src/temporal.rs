@@ -1,4 +1,31 @@
-//! Temporal from the CLI: the shared connection and links into the UI.
+//! Temporal from the CLI: the shared connection, links into the UI, and `acme temporal setup`.
+
+use clap::Subcommand;
+
+use crate::Outcome;
+
+#[derive(Debug, Subcommand)]
+pub enum TemporalCommand {
+    /// Register ACME's search attributes in the namespace (harmless to repeat). `ops/stack up`
+    /// runs it; run it once against any new Temporal cluster or namespace.
+    Setup,
+}
+
+pub async fn run(command: TemporalCommand) -> anyhow::Result<Outcome> {
+    match command {
+        TemporalCommand::Setup => {
+            let client = connect().await?;
+            let added = acme_sdk::search::ensure_registered(&client).await?;
+            let names = acme_sdk::search::all().map(|(name, _)| name);
+            if added.is_empty() {
+                println!("search attributes already registered: {}", names.join(", "));
+            } else {
+                println!("registered search attributes: {}", added.join(", "));
+            }
+            Ok(Outcome::Done)
+        }
+    }
+}
 
 /// A client for the configured Temporal server (see `acme_sdk::temporal`).
 pub async fn connect() -> anyhow::Result<temporalio_client::Client> {

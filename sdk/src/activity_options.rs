@@ -38,7 +38,7 @@ pub fn external(queues: &TaskQueues) -> ActivityOptions {
 pub fn bulk(queues: &TaskQueues) -> ActivityOptions {
     ActivityOptions::with_start_to_close_timeout(Duration::from_secs(30 * 60))
         .task_queue(queues.ledger.clone())
-        .heartbeat_timeout(Duration::from_secs(60))
+        .heartbeat_timeout(Duration::from_secs(30))
         .retry_policy(retry_forever(
             Duration::from_secs(1),
             Duration::from_secs(60),

@@ -2,17 +2,24 @@
 //! gets retries, idempotency and clear failures for free.
 //!
 //! - [`money`], [`asset`]: amounts parsed strictly at every boundary, asset codes;
-//! - [`process`]: task queues (bulkheads) and step idempotency keys;
+//! - [`allocation`]: the pro-rata allocation rule, exact and never rounding up;
+//! - [`process`]: the `Process` description, starting a run, task queues (bulkheads) and step
+//!   idempotency keys;
+//! - [`search`]: our search attributes, so every run is findable in the Temporal UI;
+//! - [`saga`]: compensations run in reverse when a process fails part-way;
 //! - [`activity_options`]: the `ledger`, `external` and `bulk` presets;
 //! - [`failure`]: business rejections with stable codes, never retried;
 //! - [`temporal`]: connecting to Temporal with a bounded wait and a helpful error;
 //! - `testkit` (feature): a local Temporal server per test binary, workers on fresh queues.
 
 pub mod activity_options;
+pub mod allocation;
 pub mod asset;
 pub mod failure;
 pub mod money;
 pub mod process;
+pub mod saga;
+pub mod search;
 pub mod temporal;
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -20,4 +27,5 @@ pub mod testkit;
 pub use asset::{AssetCode, AssetCodeError};
 pub use failure::BusinessError;
 pub use money::{AmountError, Sign, checked_sum, parse_amount};
-pub use process::{TaskQueues, step_key};
+pub use process::{Process, ProcessInfo, TaskQueues, start, step_key};
+pub use saga::Saga;

@@ -1,7 +1,98 @@
-//! What every process shares: its task queues (bulkheads), its business-key workflow id and
-//! the idempotency keys of its steps.
+//! What every process shares: the [`Process`] description (name, business-key workflow id,
+//! search attributes, summary, input schema), how a run is started ([`start`]), its task queues
+//! (bulkheads) and the idempotency keys of its steps.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use temporalio_client::errors::WorkflowStartError;
+use temporalio_client::{Client, WorkflowHandle, WorkflowIdConflictPolicy, WorkflowStartOptions};
+use temporalio_common::search_attributes::{SearchAttributeUpdate, SearchAttributes};
+use temporalio_common::{HasWorkflowDefinition, WorkflowDefinition};
+use temporalio_sdk::{ChildWorkflowOptions, ParentClosePolicy};
+
+use crate::search;
+
+/// A business process as the catalog, the worker, the CLI and the Temporal UI see it. The
+/// workflow struct implements it next to its `#[workflow_methods]`.
+pub trait Process: HasWorkflowDefinition<Input: JsonSchema + Send> + Default + 'static {
+    /// The stable name, equal to the workflow type name. Never change it once deployed.
+    const NAME: &'static str;
+    /// One line on what the process does, for `acme process list`.
+    const DESCRIPTION: &'static str;
+
+    /// The business key the run is identified by (a request id, a date, ...).
+    fn business_key(input: &Self::Input) -> String;
+
+    /// The workflow id: derived from the business key only, so a repeated request attaches
+    /// to the run already doing the work instead of doing it twice.
+    fn workflow_id(input: &Self::Input) -> String;
+
+    /// Search attributes beyond the process name and business key (member, date, asset).
+    fn search_attributes(_input: &Self::Input) -> Vec<SearchAttributeUpdate> {
+        Vec::new()
+    }
+
+    /// One line for a human in the Temporal UI, e.g. "invest £100.00 for member m-1".
+    fn summary(input: &Self::Input) -> String;
+}
+
+/// What the catalog says of one process, for listings and conformance checks.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessInfo {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub input_schema: schemars::Schema,
+}
+
+impl ProcessInfo {
+    pub fn of<P: Process>() -> Self {
+        Self {
+            name: P::NAME,
+            description: P::DESCRIPTION,
+            input_schema: schemars::schema_for!(P::Input),
+        }
+    }
+}
+
+/// Every run's search attributes: the process, its business key, and the process's own.
+fn search_attributes<P: Process>(input: &<P as WorkflowDefinition>::Input) -> SearchAttributes {
+    SearchAttributes::new(
+        [
+            search::PROCESS.value_set(P::NAME.to_owned()),
+            search::BUSINESS_KEY.value_set(P::business_key(input)),
+        ]
+        .into_iter()
+        .chain(P::search_attributes(input)),
+    )
+}
+
+/// Options to run `P` as a child of another workflow, with the same workflow id, search
+/// attributes and summary as if started on its own. The child outlives its parent if the parent
+/// is cancelled or terminated: a trade half-way through must finish, not stop.
+pub fn child_options<P: Process>(input: &<P as WorkflowDefinition>::Input) -> ChildWorkflowOptions {
+    ChildWorkflowOptions::builder()
+        .workflow_id(P::workflow_id(input))
+        .search_attributes(search_attributes::<P>(input))
+        .static_summary(P::summary(input))
+        .parent_close_policy(ParentClosePolicy::Abandon)
+        .build()
+}
+
+/// Starts a run of `P` on the workflow queue of `queues`, or attaches to the run already
+/// under the same workflow id. Every start goes through here, so every run carries its
+/// search attributes and summary.
+pub async fn start<P: Process>(
+    client: &Client,
+    queues: &TaskQueues,
+    input: <P as WorkflowDefinition>::Input,
+) -> Result<WorkflowHandle<Client, P>, WorkflowStartError> {
+    let options = WorkflowStartOptions::new(queues.workflows.clone(), P::workflow_id(&input))
+        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+        .search_attributes(search_attributes::<P>(&input))
+        .static_summary(P::summary(&input))
+        .build();
+    client.start_workflow(P::default(), input, options).await
+}
 
 /// The production base name of the task queues.
 pub const DEFAULT_TASK_QUEUE: &str = "acme";

@@ -53,6 +53,7 @@ impl TestTemporal {
             .log_level(DevServerLogLevel::Error)
             .build();
         let env = WorkflowEnvironment::start_local(options).await?;
+        crate::search::ensure_registered(env.client()).await?;
         let queues = TaskQueues::new(&format!("test-{}", uuid::Uuid::new_v4().simple()));
         Ok(Self { env, port, queues })
     }

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use acme_activities::members::{NewMember, ensure_reference_data, onboard_members};
 use acme_ledger::testkit::TestDatabase;
 use acme_sdk::TaskQueues;
-use acme_worker::Workers;
-use acme_workflows::invest_cash::{self, Input, InvestCash};
+use acme_worker::{WorkerConfig, Workers};
+use acme_workflows::invest_cash::{Input, InvestCash};
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
@@ -86,7 +86,11 @@ async fn run(db: &TestDatabase, requests: usize, in_flight: usize) -> anyhow::Re
     let base = format!("bench-{}", uuid::Uuid::new_v4().simple());
     let queues = TaskQueues::new(&base);
 
-    let workers = Workers::build(&runtime, &client, &db.ledger, &queues, None)?;
+    let config = WorkerConfig {
+        queues: queues.clone(),
+        ..WorkerConfig::default()
+    };
+    let workers = Workers::build(&runtime, &client, &db.ledger, &config)?;
     let stop_workers = workers.shutdown_handle();
     let workers = tokio::task::spawn_local(workers.run());
     let ping_queue = format!("{base}.ping");
@@ -118,21 +122,20 @@ async fn run(db: &TestDatabase, requests: usize, in_flight: usize) -> anyhow::Re
     .await?;
     let invest_rate = completed_per_second(requests, in_flight, |n| {
         let client = &client;
-        let queue = queues.workflows.clone();
+        let queues = &queues;
         // Request ids are at most 40 characters: a short run tag and the number.
         let request_id = format!("{}-{n}", &base[..14]);
         async move {
-            let handle = client
-                .start_workflow(
-                    InvestCash::run,
-                    Input {
-                        request_id: request_id.clone(),
-                        member_id: format!("m-{n}"),
-                        amount: serde_json::Value::String("100.00".into()),
-                    },
-                    WorkflowStartOptions::new(queue, invest_cash::workflow_id(&request_id)).build(),
-                )
-                .await?;
+            let handle = acme_sdk::start::<InvestCash>(
+                client,
+                queues,
+                Input {
+                    request_id,
+                    member_id: format!("m-{n}"),
+                    amount: serde_json::Value::String("100.00".into()),
+                },
+            )
+            .await?;
             handle
                 .get_result(WorkflowGetResultOptions::default())
                 .await?;

@@ -5,17 +5,80 @@
 
 use std::time::Duration;
 
+pub mod ingress;
+
+use acme_activities::custodian::{CustodianActivities, DEFAULT_CUSTODIAN_URL};
+use acme_activities::dealing::DealingActivities;
 use acme_activities::ledger::LedgerActivities;
 use acme_activities::members::MemberActivities;
 use acme_activities::trades::TradeActivities;
 use acme_ledger::Ledger;
 use acme_sdk::TaskQueues;
 use temporalio_client::Client;
+use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder, WorkerTuner};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 /// How long in-flight activities get to finish after a shutdown is asked for; anything still
 /// running after that is abandoned and retried elsewhere (every activity is idempotent).
 pub const GRACEFUL_SHUTDOWN: Duration = Duration::from_secs(20);
+
+/// How much work one worker process takes on at once, per bulkhead. More processes add more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
+pub struct Limits {
+    /// Workflow tasks processed at once
+    #[arg(long, env = "ACME_MAX_WORKFLOW_TASKS", default_value_t = 100)]
+    pub workflow_tasks: usize,
+    /// Ledger activities run at once; the database pool is sized to match
+    #[arg(long, env = "ACME_MAX_LEDGER_ACTIVITIES", default_value_t = 16)]
+    pub ledger_activities: usize,
+    /// Calls to outside parties (the custodian) run at once
+    #[arg(long, env = "ACME_MAX_EXTERNAL_ACTIVITIES", default_value_t = 8)]
+    pub external_activities: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            workflow_tasks: 100,
+            ledger_activities: 16,
+            external_activities: 8,
+        }
+    }
+}
+
+/// What one worker process serves and how.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub queues: TaskQueues,
+    /// Names this worker in workflow histories (the SDK's `pid@host` otherwise).
+    pub identity: Option<String>,
+    pub limits: Limits,
+    /// The custodian's base URL, for the external activities.
+    pub custodian_url: String,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            queues: TaskQueues::default(),
+            identity: None,
+            limits: Limits::default(),
+            custodian_url: DEFAULT_CUSTODIAN_URL.to_owned(),
+        }
+    }
+}
+
+/// A tuner that allows `slots` tasks of every kind at once.
+fn fixed_slots(slots: usize) -> WorkerTuner {
+    let supplier = FixedSizeSlotSupplier::new(slots.max(1));
+    TunerHolder::builder()
+        .workflow_task_slot_supplier(supplier)
+        .activity_task_slot_supplier(supplier)
+        .local_activity_task_slot_supplier(supplier)
+        .nexus_task_slot_supplier(supplier)
+        .build()
+        .into()
+}
 
 /// The running set of workers of one process. Not `Send`: run it on a `LocalSet`.
 #[allow(missing_debug_implementations)] // temporalio_sdk::Worker is not Debug
@@ -24,31 +87,35 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// `identity` names this worker in workflow histories (the SDK's default otherwise).
     pub fn build(
         runtime: &Runtime,
         client: &Client,
         ledger: &Ledger,
-        queues: &TaskQueues,
-        identity: Option<&str>,
+        config: &WorkerConfig,
     ) -> anyhow::Result<Self> {
-        let options = |queue: &str| {
+        let queues = &config.queues;
+        let options = |queue: &str, slots: usize| {
             WorkerOptions::new(queue.to_owned())
                 .graceful_shutdown_period(GRACEFUL_SHUTDOWN)
-                .maybe_client_identity_override(identity.map(str::to_owned))
+                .maybe_client_identity_override(config.identity.clone())
+                .tuner(fixed_slots(slots))
                 .build()
         };
-        let mut workflows = options(&queues.workflows);
+        let mut workflows = options(&queues.workflows, config.limits.workflow_tasks);
         acme_workflows::register_workflows(&mut workflows)?;
-        let mut ledger_activities = options(&queues.ledger);
+        let mut ledger_activities = options(&queues.ledger, config.limits.ledger_activities);
         ledger_activities
             .register_activities(LedgerActivities::new(ledger.clone()))
             .register_activities(MemberActivities::new(ledger.clone()))
-            .register_activities(TradeActivities::new(ledger.clone()));
+            .register_activities(TradeActivities::new(ledger.clone()))
+            .register_activities(DealingActivities::new(ledger.clone()));
+        let mut external_activities = options(&queues.external, config.limits.external_activities);
+        external_activities.register_activities(CustodianActivities::new(&config.custodian_url)?);
         Ok(Self {
             workers: vec![
                 Worker::new(runtime, client.clone(), workflows)?,
                 Worker::new(runtime, client.clone(), ledger_activities)?,
+                Worker::new(runtime, client.clone(), external_activities)?,
             ],
         })
     }

@@ -5,14 +5,35 @@
 
 use acme_ledger::Ledger;
 use acme_sdk::TaskQueues;
-use acme_worker::Workers;
+use acme_worker::{Limits, WorkerConfig, Workers};
 use anyhow::Context as _;
+use clap::Parser;
 use sqlx::postgres::PgPoolOptions;
 use temporalio_sdk::Runtime;
 use tokio::signal::unix::{SignalKind, signal};
 
-/// Database connections per worker process: the ledger activity queue's concurrency follows it.
-const DATABASE_POOL_SIZE: u32 = 16;
+#[derive(Debug, Parser)]
+#[command(
+    name = "acme-worker",
+    version,
+    about = "Runs ACME's processes: polls the workflow, ledger and external task queues"
+)]
+struct Args {
+    /// Base name of the task queues (workflows; `.ledger` and `.external` are derived)
+    #[arg(long, env = "ACME_TASK_QUEUE", default_value = acme_sdk::process::DEFAULT_TASK_QUEUE)]
+    task_queue: String,
+    /// The ledger database, as the application role
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+    /// The custodian's base URL
+    #[arg(long, env = "ACME_CUSTODIAN_URL", default_value = acme_activities::custodian::DEFAULT_CUSTODIAN_URL)]
+    custodian_url: String,
+    /// Also serve the custodian callback ingress on this address (e.g. 127.0.0.1:7300)
+    #[arg(long, env = "ACME_CALLBACK_LISTEN")]
+    callback_listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    limits: Limits,
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -22,20 +43,40 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let database_url = std::env::var("DATABASE_URL")
-        .context("DATABASE_URL is not set: `source .acme/env` after `ops/stack up`")?;
-    let queues = TaskQueues::new(
-        &std::env::var("ACME_TASK_QUEUE")
-            .unwrap_or_else(|_| acme_sdk::process::DEFAULT_TASK_QUEUE.to_owned()),
-    );
+    let args = Args::parse();
+    // One connection per ledger activity slot, and one spare.
+    let pool_size =
+        u32::try_from(args.limits.ledger_activities.saturating_add(1)).unwrap_or(u32::MAX);
     let pool = PgPoolOptions::new()
-        .max_connections(DATABASE_POOL_SIZE)
-        .connect(&database_url)
+        .max_connections(pool_size)
+        .acquire_timeout(std::time::Duration::from_secs(10))
+        .connect(&args.database_url)
         .await
         .context("cannot connect to PostgreSQL at DATABASE_URL")?;
     let client = acme_sdk::temporal::connect().await?;
     let runtime = Runtime::from_current_tokio(Default::default())?;
-    let workers = Workers::build(&runtime, &client, &Ledger::new(pool), &queues, None)?;
+    let config = WorkerConfig {
+        queues: TaskQueues::new(&args.task_queue),
+        identity: None,
+        limits: args.limits,
+        custodian_url: args.custodian_url,
+    };
+    let ledger = Ledger::new(pool);
+    if let Some(address) = args.callback_listen {
+        let listener = acme_worker::ingress::bind(address).await?;
+        tracing::info!(%address, "serving custodian callbacks");
+        let (client, ledger) = (client.clone(), ledger.clone());
+        tokio::spawn(async move {
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            if let Err(e) = acme_worker::ingress::serve(listener, client, ledger, stop).await {
+                tracing::error!("callback ingress stopped: {e}");
+            }
+        });
+    }
+    let queues = config.queues.clone();
+    let workers = Workers::build(&runtime, &client, &ledger, &config)?;
     let shutdown = workers.shutdown_handle();
     let mut terminate = signal(SignalKind::terminate())?;
     tokio::task::LocalSet::new()

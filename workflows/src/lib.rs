@@ -5,8 +5,14 @@
 // The workflow macros generate definition types without a Debug impl.
 #![allow(missing_debug_implementations)]
 
+pub mod dealing_cutoff;
+pub mod dealing_cycle;
+pub mod external_trade;
 pub mod invest_cash;
+mod request;
+pub mod sell_units;
 
+use acme_sdk::ProcessInfo;
 use temporalio_sdk::workflow_replayer::WorkflowReplayerOptions;
 use temporalio_sdk::{WorkerOptions, WorkflowRegistrationError};
 
@@ -27,7 +33,30 @@ macro_rules! catalog {
             $( options.register_workflow::<$workflow>()?; )*
             Ok(options)
         }
+
+        /// What the catalog holds, for `acme process list` and conformance checks.
+        pub fn processes() -> Vec<ProcessInfo> {
+            vec![$( ProcessInfo::of::<$workflow>() ),*]
+        }
+
+        #[cfg(test)]
+        #[test]
+        fn catalog_names_are_the_workflow_type_names() {
+            use temporalio_common::WorkflowDefinition as _;
+            $( assert_eq!(
+                <$workflow as acme_sdk::Process>::NAME,
+                <$workflow>::default().name(),
+                "the Process name of {} must equal its #[run(name)]",
+                stringify!($workflow),
+            ); )*
+        }
     };
 }
 
-catalog![invest_cash::InvestCash];
+catalog![
+    dealing_cutoff::DealingCutoff,
+    dealing_cycle::DealingCycle,
+    external_trade::ExternalTradeWorkflow,
+    invest_cash::InvestCash,
+    sell_units::SellUnits,
+];

@@ -47,6 +47,11 @@ async fn investing_reserves_the_cash_and_creates_trades_split_by_the_model_portf
             );
         }
         assert_eq!(output.trade_ids.len(), 3);
+        // Findable in the UI by our search attributes.
+        let query =
+            "AcmeProcess = 'invest-cash' AND AcmeMemberId = 'm-1' AND AcmeBusinessKey = 'r-1'";
+        assert_eq!(platform.runs_found_by(query, 1).await, 1);
+        assert_eq!(platform.runs_found_by("AcmeMemberId = 'm-2'", 0).await, 0);
         platform.record_history("r-1", "happy-path").await;
         worker.stop().await;
         platform.finish().await;

@@ -5,7 +5,9 @@
 // A failed unwrap in a test is a failed test, with the error printed.
 #![allow(clippy::unwrap_used)]
 
+mod dealing_support;
 mod support;
 
+mod dealing;
 mod invest_cash;
 mod workers;

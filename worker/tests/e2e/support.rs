@@ -2,17 +2,19 @@
 
 use std::time::Duration;
 
+use acme_activities::custodian::DEFAULT_CUSTODIAN_URL;
 use acme_activities::members::{NewMember, ensure_reference_data, onboard_members};
 use acme_ledger::testkit::TestDatabase;
+use acme_sdk::Process;
 use acme_sdk::testkit::{TestTemporal, record_history};
-use acme_worker::Workers;
+use acme_worker::{Limits, WorkerConfig, Workers};
 use acme_workflows::invest_cash::{self, Input, InvestCash, Output};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use temporalio_client::errors::WorkflowGetResultError;
 use temporalio_client::{
-    Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle,
-    WorkflowIdConflictPolicy, WorkflowStartOptions,
+    Client, WorkflowCountOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
+    WorkflowHandle,
 };
 use temporalio_common::error::IncomingError;
 use temporalio_sdk::Runtime;
@@ -22,6 +24,8 @@ use temporalio_sdk::Runtime;
 pub struct Platform {
     pub db: TestDatabase,
     pub temporal: TestTemporal,
+    /// Where workers find the custodian (a test that deals starts a simulator there).
+    pub custodian_url: String,
 }
 
 /// A worker assembly running on the test's `LocalSet`.
@@ -51,20 +55,24 @@ impl Platform {
             .collect();
         onboard_members(&db.ledger, &members).await.unwrap();
         let temporal = TestTemporal::start().await.unwrap();
-        Platform { db, temporal }
+        Platform {
+            db,
+            temporal,
+            custodian_url: DEFAULT_CUSTODIAN_URL.to_owned(),
+        }
     }
 
     /// Starts the production worker assembly in this process (call on a `LocalSet`).
     pub fn spawn_worker(&self, identity: &str) -> InProcessWorker {
         let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
-        let workers = Workers::build(
-            &runtime,
-            self.temporal.client(),
-            &self.db.ledger,
-            &self.temporal.queues,
-            Some(identity),
-        )
-        .unwrap();
+        let config = WorkerConfig {
+            queues: self.temporal.queues.clone(),
+            identity: Some(identity.to_owned()),
+            limits: Limits::default(),
+            custodian_url: self.custodian_url.clone(),
+        };
+        let workers =
+            Workers::build(&runtime, self.temporal.client(), &self.db.ledger, &config).unwrap();
         let stop = Box::new(workers.shutdown_handle());
         let handle = tokio::task::spawn_local(async move {
             let _runtime = runtime;
@@ -74,11 +82,14 @@ impl Platform {
     }
 
     /// Starts an `acme-worker` process pointed at this test's server, database and queues.
+    // Cargo names the binary to tests only (benchmarks sharing this file run workers in process).
+    #[cfg(test)]
     pub fn spawn_worker_process(&self) -> tokio::process::Child {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_acme-worker"))
             .env("TEMPORAL_ADDRESS", self.temporal.address())
             .env("DATABASE_URL", self.db.app_url())
             .env("ACME_TASK_QUEUE", &self.temporal.queues.workflows)
+            .env("ACME_CUSTODIAN_URL", &self.custodian_url)
             .env("RUST_LOG", "warn")
             .kill_on_drop(true)
             .spawn()
@@ -92,27 +103,17 @@ impl Platform {
         member_id: &str,
         amount: Value,
     ) -> WorkflowHandle<Client, InvestCash> {
-        self.temporal
-            .client()
-            .start_workflow(
-                InvestCash::run,
-                Input {
-                    request_id: request_id.to_owned(),
-                    member_id: member_id.to_owned(),
-                    amount,
-                },
-                WorkflowStartOptions::new(
-                    self.temporal.queues.workflows.clone(),
-                    invest_cash::workflow_id(request_id),
-                )
-                .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-                .build(),
-            )
-            .await
-            .unwrap();
-        self.temporal
-            .client()
-            .get_workflow_handle::<InvestCash>(invest_cash::workflow_id(request_id))
+        acme_sdk::start::<InvestCash>(
+            self.temporal.client(),
+            &self.temporal.queues,
+            Input {
+                request_id: request_id.to_owned(),
+                member_id: member_id.to_owned(),
+                amount,
+            },
+        )
+        .await
+        .unwrap()
     }
 
     pub async fn invest(
@@ -128,15 +129,39 @@ impl Platform {
     }
 
     /// Records the history of request `request_id`'s run for the replay safety net.
+    /// Records an investment's history for the replay safety net.
     pub async fn record_history(&self, request_id: &str, name: &str) {
+        self.record_run::<InvestCash>(&invest_cash::workflow_id(request_id), name)
+            .await;
+    }
+
+    /// Records the history of any process's run under `tests/histories/<process>/<name>.json`.
+    pub async fn record_run<P: Process>(&self, workflow_id: &str, name: &str) {
         let history = self
             .temporal
             .client()
-            .get_workflow_handle::<InvestCash>(invest_cash::workflow_id(request_id))
+            .get_workflow_handle::<P>(workflow_id.to_owned())
             .fetch_history(WorkflowFetchHistoryOptions::default());
-        record_history(history, invest_cash::NAME, name)
-            .await
-            .unwrap();
+        record_history(history, P::NAME, name).await.unwrap();
+    }
+
+    /// How many runs the visibility query the Temporal UI uses finds, once visibility has
+    /// caught up (it is eventually consistent) or after a few seconds.
+    pub async fn runs_found_by(&self, query: &str, expected: usize) -> usize {
+        let started = std::time::Instant::now();
+        loop {
+            let found = self
+                .temporal
+                .client()
+                .count_workflows(query, WorkflowCountOptions::default())
+                .await
+                .unwrap()
+                .count();
+            if found == expected || started.elapsed() > Duration::from_secs(5) {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub async fn cash(&self, member_id: &str, purpose: &str) -> Decimal {

@@ -17,19 +17,23 @@ use acme_activities::members::{CASH_SCALE, InvestmentPlan, MemberActivities, Tar
 use acme_activities::trades::{BuyOrder, BuyTrades, TradeActivities};
 use acme_ledger::{NewEntry, NewPosting};
 use acme_sdk::failure::fail_workflow;
-use acme_sdk::{BusinessError, Sign, TaskQueues, activity_options, parse_amount, step_key};
+use acme_sdk::search::{self, SearchAttributeUpdate};
+use acme_sdk::{BusinessError, Process, TaskQueues, activity_options, step_key};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
 use uuid::Uuid;
 
+use crate::request;
+
 #[cfg(test)]
 mod tests;
 
 /// The process's stable name in Temporal. Never change it once deployed.
-pub const NAME: &str = "invest-cash";
+pub const NAME: &str = <InvestCash as Process>::NAME;
 /// Largest single investment accepted, in pounds.
 pub const MAX_AMOUNT_GBP: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 2);
 
@@ -41,10 +45,15 @@ pub fn workflow_id(request_id: &str) -> String {
 /// What the caller sends. `amount` is raw JSON on purpose: money must arrive as a decimal
 /// string, and a number (or anything else) is refused with a clear code rather than failing to
 /// decode.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Input {
+    /// The caller's id for this request: 1-40 letters, digits or '-'. The same id never
+    /// invests twice.
     pub request_id: String,
+    /// The investing member's id.
     pub member_id: String,
+    /// Pounds to invest, a decimal string with at most 2 places, e.g. "100.00".
+    #[schemars(with = "String")]
     pub amount: serde_json::Value,
 }
 
@@ -74,6 +83,31 @@ pub struct Status {
 #[derive(Default)]
 pub struct InvestCash {
     status: Status,
+}
+
+impl Process for InvestCash {
+    const NAME: &'static str = "invest-cash";
+    const DESCRIPTION: &'static str = "A member invests cash: it is received and reserved, and buy trades are created per the model portfolio";
+
+    fn business_key(input: &Input) -> String {
+        input.request_id.clone()
+    }
+
+    fn workflow_id(input: &Input) -> String {
+        workflow_id(&input.request_id)
+    }
+
+    fn search_attributes(input: &Input) -> Vec<SearchAttributeUpdate> {
+        vec![search::MEMBER.value_set(input.member_id.clone())]
+    }
+
+    fn summary(input: &Input) -> String {
+        let amount = input
+            .amount
+            .as_str()
+            .map_or_else(|| input.amount.to_string(), str::to_owned);
+        format!("invest £{amount} for member {}", input.member_id)
+    }
 }
 
 #[workflow_methods]
@@ -146,50 +180,14 @@ struct Request {
 
 impl Request {
     fn parse(input: &Input, workflow_id: &str) -> Result<Self, BusinessError> {
-        let well_formed_id = |id: &str| {
-            (1..=40).contains(&id.len())
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !id.starts_with('-')
-        };
-        if !well_formed_id(&input.request_id) {
-            return Err(BusinessError::new(
-                "request.invalid_id",
-                format!(
-                    "request id {:?} must be 1-40 letters, digits or '-'",
-                    input.request_id
-                ),
-            ));
-        }
-        if workflow_id != self::workflow_id(&input.request_id) {
-            return Err(BusinessError::new(
-                "request.workflow_id_mismatch",
-                format!(
-                    "request {:?} must run as workflow {:?}",
-                    input.request_id,
-                    self::workflow_id(&input.request_id)
-                ),
-            ));
-        }
-        if !well_formed_id(&input.member_id) {
-            return Err(BusinessError::new(
-                "member.invalid_id",
-                format!(
-                    "member id {:?} must be 1-40 letters, digits or '-'",
-                    input.member_id
-                ),
-            ));
-        }
-        let Some(text) = input.amount.as_str() else {
-            return Err(BusinessError::new(
-                "amount.not_a_string",
-                format!(
-                    "amount must be a decimal string such as \"100.00\", got {}",
-                    input.amount
-                ),
-            ));
-        };
-        let amount = parse_amount(text, CASH_SCALE, Sign::Positive)
-            .map_err(|e| BusinessError::new(e.code(), e.to_string()))?;
+        request::check_id("request id", "request.invalid_id", &input.request_id)?;
+        request::check_workflow_id(
+            &self::workflow_id(&input.request_id),
+            workflow_id,
+            &input.request_id,
+        )?;
+        request::check_id("member id", "member.invalid_id", &input.member_id)?;
+        let amount = request::positive_amount("amount", &input.amount, CASH_SCALE, "100.00")?;
         if amount > MAX_AMOUNT_GBP {
             return Err(BusinessError::new(
                 "amount.over_limit",

@@ -1,4 +1,4 @@
-//! `acme demo`: a short, self-explaining tour of the ledger on the local stack. It opens pots,
+//! `acme ledger tour`: a short, self-explaining tour of the ledger on the local stack. It opens pots,
 //! takes contributions in one bulk batch, reserves cash with a single posting, shows that a
 //! replay writes nothing and that an overdraft is refused, then verifies the journal and the
 //! invariants. Every run uses fresh idempotency keys, so it can be run again and again.

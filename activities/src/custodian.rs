@@ -1,0 +1,132 @@
+//! The custodian gateway: placing an external trade's order and asking where it stands. These run
+//! on the external task queue (a bulkhead), so a slow or failing custodian cannot starve ledger
+//! work. Orders are idempotent at the custodian by our order reference, so a retried placement
+//! never places twice; 5xx answers and timeouts are retried, a 4xx is a final, coded failure.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use acme_custodian::messages::{OrderRequest, OrderState, OrderStatus};
+use acme_sdk::BusinessError;
+use reqwest::StatusCode;
+use serde::{Deserialize, Serialize};
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use crate::dealing::{ExternalTrade, Side};
+
+/// The simulator's address on the dev stack.
+pub const DEFAULT_CUSTODIAN_URL: &str = "http://127.0.0.1:7400";
+
+/// How a placement went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Placement {
+    Accepted,
+    Rejected { reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct CustodianActivities {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl CustodianActivities {
+    pub fn new(base_url: &str) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()?,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        })
+    }
+}
+
+#[activities]
+impl CustodianActivities {
+    /// Sends the order (`setr.010` buy / `setr.004` sell) for an external trade.
+    #[activity(name = "custodian.place_order")]
+    pub async fn place_order(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        trade: ExternalTrade,
+    ) -> Result<Placement, ActivityError> {
+        let order = match trade.side {
+            Side::Buy => OrderRequest::Subscription {
+                order_ref: trade.order_ref.clone(),
+                isin: trade.asset.clone(),
+                trade_date: trade.dealing_date,
+                cash_amount: trade.ordered_total,
+            },
+            Side::Sell => OrderRequest::Redemption {
+                order_ref: trade.order_ref.clone(),
+                isin: trade.asset.clone(),
+                trade_date: trade.dealing_date,
+                units: trade.ordered_total,
+            },
+        };
+        let response = self
+            .http
+            .post(format!("{}/orders", self.base_url))
+            .json(&order)
+            .send()
+            .await
+            .map_err(unreachable_custodian)?;
+        let status: OrderStatus = read(response, &trade.order_ref).await?;
+        Ok(match status.status {
+            OrderState::Rejected => Placement::Rejected {
+                reason: status.reason.unwrap_or_else(|| "no reason given".into()),
+            },
+            OrderState::Received | OrderState::Priced | OrderState::Settled => Placement::Accepted,
+        })
+    }
+
+    /// Where an order stands (`setr.016`), with its confirmation once priced: the polling
+    /// fallback for a callback that never came.
+    #[activity(name = "custodian.order_status")]
+    pub async fn order_status(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        order_ref: String,
+    ) -> Result<OrderStatus, ActivityError> {
+        let response = self
+            .http
+            .get(format!("{}/orders/{order_ref}", self.base_url))
+            .send()
+            .await
+            .map_err(unreachable_custodian)?;
+        read(response, &order_ref).await
+    }
+}
+
+fn unreachable_custodian(error: reqwest::Error) -> ActivityError {
+    anyhow::anyhow!("custodian unreachable: {error}").into()
+}
+
+/// A custodian answer: 2xx is read, 5xx is retried, any other status is a final failure.
+async fn read(response: reqwest::Response, order_ref: &str) -> Result<OrderStatus, ActivityError> {
+    let status = response.status();
+    let body = response.text().await.map_err(unreachable_custodian)?;
+    if status.is_success() {
+        return serde_json::from_str(&body).map_err(|e| {
+            BusinessError::new(
+                "custodian.bad_reply",
+                format!("order {order_ref}: unreadable reply ({e}): {body}"),
+            )
+            .into()
+        });
+    }
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        return Err(anyhow::anyhow!("custodian answered {status} for {order_ref}: {body}").into());
+    }
+    let code = match status {
+        StatusCode::CONFLICT => "custodian.order_conflict",
+        StatusCode::NOT_FOUND => "custodian.order_unknown",
+        _ => "custodian.order_refused",
+    };
+    Err(BusinessError::new(
+        code,
+        format!("order {order_ref}: custodian answered {status}: {body}"),
+    )
+    .into())
+}

@@ -1,0 +1,194 @@
+//! `acme dealing`: run a dealing day, and see where each of its external trades stands.
+
+use acme_sdk::TaskQueues;
+use acme_workflows::dealing_cutoff::{self, SCHEDULE_ID};
+use acme_workflows::dealing_cycle::{DealingCycle, Input};
+use anyhow::Context as _;
+use chrono::{NaiveDate, NaiveTime};
+use clap::Subcommand;
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::Outcome;
+use crate::connect::{self, ReadonlyDatabase};
+use crate::output::{self, Format};
+use crate::{run, temporal};
+
+#[derive(Debug, Subcommand)]
+pub enum DealingCommand {
+    /// Run (or attach to) the dealing cycle of a date: close, place, price, allocate, settle
+    #[command(after_help = "Example: acme dealing run --date 2026-11-23 --wait")]
+    Run {
+        /// The dealing date, YYYY-MM-DD
+        #[arg(long)]
+        date: NaiveDate,
+        /// Seconds between custodian status polls while waiting for a callback
+        #[arg(long)]
+        poll_every: Option<u64>,
+        /// Wait for the cycle to finish and print its external trades
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Create (or replace) the weekday schedule that starts each day's dealing cycle at the cut-off
+    #[command(after_help = "Example: acme dealing schedule --at 16:00 --timezone Europe/London")]
+    Schedule {
+        /// The cut-off, HH:MM
+        #[arg(long)]
+        at: NaiveTime,
+        /// IANA time zone of the cut-off
+        #[arg(long, default_value = "Europe/London")]
+        timezone: String,
+        /// Seconds between custodian status polls while waiting for a callback
+        #[arg(long)]
+        poll_every: Option<u64>,
+    },
+    /// Per asset and side: the external trade's state, member trades and amounts
+    #[command(after_help = "Example: acme dealing status --date 2026-11-23 --output json")]
+    Status {
+        #[arg(long)]
+        date: NaiveDate,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+        #[command(flatten)]
+        database: ReadonlyDatabase,
+    },
+}
+
+/// One external trade as `acme dealing status` shows it.
+#[derive(Debug, Serialize, sqlx::FromRow)]
+pub struct TradeLine {
+    pub asset_code: String,
+    pub side: String,
+    pub status: String,
+    pub order_ref: String,
+    pub member_trades: i64,
+    pub ordered_total: Option<Decimal>,
+    pub price: Option<Decimal>,
+    pub delivered: Option<Decimal>,
+    pub consumed: Option<Decimal>,
+    pub residue_delivered: Option<Decimal>,
+    pub settlement_date: Option<NaiveDate>,
+}
+
+pub async fn run(command: DealingCommand) -> anyhow::Result<Outcome> {
+    match command {
+        DealingCommand::Run {
+            date,
+            poll_every,
+            wait,
+        } => {
+            let handle = run::start::<DealingCycle>(Input {
+                dealing_date: date.to_string(),
+                poll_every_secs: poll_every,
+            })
+            .await?;
+            if wait {
+                let status = run::wait(&handle).await?;
+                println!("dealing {date}: {} external trades", status.trades.len());
+                for result in status.trades {
+                    let t = &result.trade;
+                    let outcome = match &result.outcome {
+                        Some(Ok(outcome)) => format!("{outcome:?}"),
+                        Some(Err(error)) => format!("failed: {error}"),
+                        None => "unfinished".into(),
+                    };
+                    println!(
+                        "  {} {} {}: {outcome}",
+                        t.order_ref,
+                        t.side.as_str(),
+                        t.ordered_total
+                    );
+                }
+            }
+            Ok(Outcome::Done)
+        }
+        DealingCommand::Schedule {
+            at,
+            timezone,
+            poll_every,
+        } => {
+            let client = temporal::connect().await?;
+            let handle = client.get_schedule_handle(SCHEDULE_ID);
+            // Replacing keeps one schedule however often this is run.
+            if handle.describe(Default::default()).await.is_ok() {
+                handle
+                    .delete(Default::default())
+                    .await
+                    .context("cannot replace the existing dealing schedule")?;
+            }
+            let input = dealing_cutoff::Input {
+                poll_every_secs: poll_every,
+            };
+            client
+                .create_schedule(
+                    SCHEDULE_ID,
+                    dealing_cutoff::schedule(at, &timezone, &TaskQueues::default(), input),
+                )
+                .await
+                .context("cannot create the dealing schedule")?;
+            println!("schedule {SCHEDULE_ID}: weekdays at {at} {timezone} starts dealing/<date>");
+            Ok(Outcome::Done)
+        }
+        DealingCommand::Status {
+            date,
+            output,
+            database,
+        } => {
+            let pool = connect::pool(&database.url, ReadonlyDatabase::SETTING, 1).await?;
+            let lines: Vec<TradeLine> = sqlx::query_as(
+                "select e.asset_code, e.side, e.status, e.order_ref,
+                        (select count(*) from member_trade t
+                         where t.external_trade_id = e.external_trade_id) as member_trades,
+                        e.ordered_total, e.price, e.delivered, e.consumed, e.residue_delivered,
+                        e.settlement_date
+                 from external_trade e where e.dealing_date = $1
+                 order by e.asset_code, e.side",
+            )
+            .bind(date)
+            .fetch_all(&pool)
+            .await?;
+            match output {
+                Format::Json => output::json(&lines)?,
+                Format::Table => {
+                    let mut table = output::table(&[
+                        "asset",
+                        "side",
+                        "status",
+                        "order",
+                        "members",
+                        "ordered",
+                        "price",
+                        "delivered",
+                        "consumed",
+                        "residue",
+                        "settles",
+                    ]);
+                    let text =
+                        |value: &Option<Decimal>| value.map(|v| v.to_string()).unwrap_or_default();
+                    for line in &lines {
+                        table.add_row(vec![
+                            line.asset_code.clone(),
+                            line.side.clone(),
+                            line.status.clone(),
+                            line.order_ref.clone(),
+                            line.member_trades.to_string(),
+                            text(&line.ordered_total),
+                            text(&line.price),
+                            text(&line.delivered),
+                            text(&line.consumed),
+                            text(&line.residue_delivered),
+                            line.settlement_date
+                                .map(|d| d.to_string())
+                                .unwrap_or_default(),
+                        ]);
+                    }
+                    println!("{table}");
+                    if lines.is_empty() {
+                        println!("no external trades for {date} (has its dealing cycle run?)");
+                    }
+                }
+            }
+            Ok(Outcome::Done)
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! `acme process`: what the catalog holds.
+
+use clap::Subcommand;
+
+use crate::Outcome;
+use crate::output::{self, Format};
+
+#[derive(Debug, Subcommand)]
+pub enum ProcessCommand {
+    /// The catalog: every process the workers run, with its input's fields
+    #[command(after_help = "Example: acme process list --output json")]
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+    },
+}
+
+pub fn run(command: ProcessCommand) -> anyhow::Result<Outcome> {
+    match command {
+        ProcessCommand::List { output } => {
+            let processes = acme_workflows::processes();
+            match output {
+                Format::Json => output::json(&processes)?,
+                Format::Table => {
+                    let mut table = output::table(&["process", "what it does", "input"]);
+                    for process in &processes {
+                        let fields = process
+                            .input_schema
+                            .get("properties")
+                            .and_then(|p| p.as_object())
+                            .map(|p| p.keys().cloned().collect::<Vec<_>>().join(", "))
+                            .unwrap_or_default();
+                        table.add_row(vec![
+                            process.name.to_owned(),
+                            process.description.to_owned(),
+                            fields,
+                        ]);
+                    }
+                    println!("{table}");
+                    println!("task queues: acme (workflows), acme.ledger, acme.external");
+                }
+            }
+            Ok(Outcome::Done)
+        }
+    }
+}

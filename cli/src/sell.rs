@@ -1,0 +1,49 @@
+//! `acme sell`: starts the `sell-units` process for a member, or attaches to the run already
+//! handling the same request id, and prints where to watch it.
+
+use acme_workflows::sell_units::{Input, SellUnits};
+use clap::Args;
+
+use crate::Outcome;
+use crate::run;
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example: acme sell --member m-1 --asset GB00ACMEGLB1 --units 12.5 --wait")]
+pub struct SellArgs {
+    /// The member's id
+    #[arg(long)]
+    member: String,
+    /// The fund's code (ISIN)
+    #[arg(long)]
+    asset: String,
+    /// Units to sell, as a plain decimal with at most the fund's decimal places
+    #[arg(long)]
+    units: String,
+    /// The request's id; the same id never sells twice. A new one is made when omitted
+    #[arg(long)]
+    request_id: Option<String>,
+    /// Wait for the run to finish and print the trade
+    #[arg(long)]
+    wait: bool,
+}
+
+pub async fn run(args: SellArgs) -> anyhow::Result<Outcome> {
+    let request_id = args
+        .request_id
+        .unwrap_or_else(|| format!("s-{}", uuid::Uuid::new_v4().simple()));
+    let handle = run::start::<SellUnits>(Input {
+        request_id,
+        member_id: args.member,
+        asset: args.asset,
+        units: serde_json::Value::String(args.units),
+    })
+    .await?;
+    if args.wait {
+        let output = run::wait(&handle).await?;
+        println!(
+            "reserved {} units; sell trade {}",
+            output.reserved_units, output.trade_id
+        );
+    }
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,144 @@
+//! The callback ingress: the one HTTP endpoint the custodian calls. It validates a callback,
+//! finds the external trade by our order reference and signals that trade's workflow.
+//!
+//! - malformed body → 400 with a code; unknown order reference → 404;
+//! - a repeat (the workflow ignores it) or a callback for a trade already finished → 200, no-op;
+//! - Temporal unreachable → 503, so the custodian retries (and the workflow's polling covers
+//!   a callback that never arrives).
+
+use std::net::SocketAddr;
+
+use acme_activities::dealing::{Side, external_trade_workflow_id};
+use acme_custodian::messages::{Callback, ErrorBody};
+use acme_ledger::Ledger;
+use acme_workflows::external_trade::{ExternalTradeWorkflow, SettledNotice};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::NaiveDate;
+use temporalio_client::errors::WorkflowInteractionError;
+use temporalio_client::{Client, WorkflowSignalOptions};
+
+/// Where the custodian posts callbacks.
+pub const CALLBACK_PATH: &str = "/custodian/callbacks";
+
+#[derive(Clone)]
+struct Ingress {
+    client: Client,
+    ledger: Ledger,
+}
+
+/// The ingress's routes, ready to serve.
+pub fn router(client: Client, ledger: Ledger) -> Router {
+    Router::new()
+        .route(CALLBACK_PATH, post(receive))
+        .with_state(Ingress { client, ledger })
+}
+
+/// Serves the ingress on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    client: Client,
+    ledger: Ledger,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(client, ledger))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Binds the ingress's address, with a clear error when it is taken.
+pub async fn bind(address: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for custodian callbacks on {address}: {e}"))
+}
+
+async fn receive(State(ingress): State<Ingress>, body: axum::body::Bytes) -> Response {
+    let callback: Callback = match serde_json::from_slice(&body) {
+        Ok(callback) => callback,
+        Err(e) => return refuse(StatusCode::BAD_REQUEST, "callback.malformed", e.to_string()),
+    };
+    let order_ref = callback.order_ref().to_owned();
+    let trade: Result<Option<(NaiveDate, String, String)>, sqlx::Error> = sqlx::query_as(
+        "select dealing_date, asset_code, side from external_trade where order_ref = $1",
+    )
+    .bind(&order_ref)
+    .fetch_optional(ingress.ledger.pool())
+    .await;
+    let (date, asset, side) = match trade {
+        Ok(Some(trade)) => trade,
+        Ok(None) => {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                "order.unknown",
+                format!("no external trade has order reference {order_ref:?}"),
+            );
+        }
+        Err(e) => {
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ledger.unavailable",
+                e.to_string(),
+            );
+        }
+    };
+    let side = if side == "buy" { Side::Buy } else { Side::Sell };
+    let handle =
+        ingress
+            .client
+            .get_workflow_handle::<ExternalTradeWorkflow>(external_trade_workflow_id(
+                date, &asset, side,
+            ));
+    let signalled = match callback {
+        Callback::Priced { confirmation } => {
+            handle
+                .signal(
+                    ExternalTradeWorkflow::priced,
+                    confirmation,
+                    WorkflowSignalOptions::default(),
+                )
+                .await
+        }
+        Callback::Settled {
+            order_ref,
+            settlement_date,
+        } => {
+            let notice = SettledNotice {
+                order_ref,
+                settlement_date,
+            };
+            handle
+                .signal(
+                    ExternalTradeWorkflow::settled,
+                    notice,
+                    WorkflowSignalOptions::default(),
+                )
+                .await
+        }
+    };
+    match signalled {
+        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        // The trade's run has finished: this callback repeats one it already acted on.
+        Err(WorkflowInteractionError::NotFound(_)) => StatusCode::OK.into_response(),
+        Err(e) => refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporal.unavailable",
+            e.to_string(),
+        ),
+    }
+}
+
+fn refuse(status: StatusCode, code: &str, message: String) -> Response {
+    tracing::warn!(%status, code, message, "custodian callback refused");
+    (
+        status,
+        Json(ErrorBody {
+            code: code.to_owned(),
+            message,
+        }),
+    )
+        .into_response()
+}

@@ -1,0 +1,427 @@
+//! A platform that deals: a real custodian simulator (its own database, HTTP, callbacks), the
+//! callback ingress and the worker assembly beside a local Temporal server and the ledger
+//! database; fixtures that book member trades as the member processes leave them; checks of the
+//! allocation rule and of units against the custodian. Shared by the dealing tests and
+//! `examples/dealing_bench.rs`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use acme_activities::members::{BANK_POT, CASH};
+use acme_custodian::messages::{AdvanceClock, Faults, HoldingsStatement, PriceQuote};
+use acme_custodian::{Simulator, testkit::TestDatabase as CustodianDatabase};
+use acme_ledger::{Ledger, NewEntry, NewPosting, OwnerKind};
+use acme_sdk::AssetCode;
+use acme_sdk::allocation::pro_rata;
+use acme_worker::ingress;
+use acme_workflows::dealing_cycle::{self, DealingCycle, Status};
+use acme_workflows::sell_units::{self, SellUnits};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use temporalio_client::errors::WorkflowGetResultError;
+use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowHandle};
+use uuid::Uuid;
+
+use crate::support::Platform;
+
+pub const FUNDS: [&str; 3] = ["GB00ACMEGLB1", "GB00ACMEBND1", "GB00ACMEPRP1"];
+
+/// A platform with a custodian simulator whose callbacks reach the platform's ingress.
+pub struct Dealing {
+    pub platform: Platform,
+    simulator: Simulator,
+    custodian_db: CustodianDatabase,
+    /// Where the custodian posts callbacks (the ingress).
+    pub callback_url: String,
+    pub http: reqwest::Client,
+    stop_ingress: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Dealing {
+    pub async fn start(members: usize, first_day: NaiveDate) -> Dealing {
+        let ids: Vec<String> = (0..members).map(|i| format!("m-{i}")).collect();
+        let with_portfolio: Vec<(&str, Option<&str>)> = ids
+            .iter()
+            .map(|id| (id.as_str(), Some("balanced")))
+            .collect();
+        let mut platform = Platform::start(&with_portfolio).await;
+        let listener = ingress::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let callback_url = format!(
+            "http://{}{}",
+            listener.local_addr().unwrap(),
+            ingress::CALLBACK_PATH
+        );
+        let (stop_ingress, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(ingress::serve(
+            listener,
+            platform.temporal.client().clone(),
+            platform.db.ledger.clone(),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let custodian_db = CustodianDatabase::create().await.unwrap();
+        let mut config = custodian_db.config();
+        config.callback_url = Some(callback_url.clone());
+        config.start_date = Some(first_day);
+        let simulator = Simulator::start(config).await.unwrap();
+        platform.custodian_url = simulator.base_url();
+        Dealing {
+            platform,
+            simulator,
+            custodian_db,
+            callback_url,
+            http: reqwest::Client::new(),
+            stop_ingress,
+        }
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.platform.db.ledger
+    }
+
+    pub async fn faults(&self, faults: &Faults) {
+        let url = format!("{}/admin/faults", self.simulator.base_url());
+        let response = self.http.put(url).json(faults).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+
+    pub async fn price(&self, isin: &str, date: NaiveDate, price: &str) {
+        let url = format!("{}/admin/prices/{isin}/{date}", self.simulator.base_url());
+        let quote = PriceQuote {
+            price: price.parse().unwrap(),
+        };
+        let response = self.http.put(url).json(&quote).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+
+    pub async fn advance_one_day(&self) {
+        let url = format!("{}/admin/clock/advance", self.simulator.base_url());
+        let response = self
+            .http
+            .post(url)
+            .json(&AdvanceClock { days: 1 })
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().await.unwrap()
+        );
+    }
+
+    pub async fn sell(
+        &self,
+        request_id: &str,
+        member: &str,
+        asset: &str,
+        units: serde_json::Value,
+    ) -> Result<sell_units::Output, WorkflowGetResultError> {
+        acme_sdk::start::<SellUnits>(
+            self.platform.temporal.client(),
+            &self.platform.temporal.queues,
+            sell_units::Input {
+                request_id: request_id.to_owned(),
+                member_id: member.to_owned(),
+                asset: asset.to_owned(),
+                units,
+            },
+        )
+        .await
+        .unwrap()
+        .get_result(WorkflowGetResultOptions::default())
+        .await
+    }
+
+    pub async fn holdings(&self) -> BTreeMap<String, Decimal> {
+        let url = format!("{}/statements/holdings", self.simulator.base_url());
+        let statement: HoldingsStatement = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        statement
+            .holdings
+            .into_iter()
+            .map(|holding| (holding.isin, holding.units))
+            .collect()
+    }
+
+    /// Runs a dealing day: the cycle closes and places the day's trades, then the custodian's
+    /// clock moves a day at a time (priced, then settled) until the cycle ends.
+    /// Starts (or attaches to) the dealing cycle of `date`, polling the custodian every second.
+    pub async fn start_cycle(&self, date: NaiveDate) -> WorkflowHandle<Client, DealingCycle> {
+        acme_sdk::start::<DealingCycle>(
+            self.platform.temporal.client(),
+            &self.platform.temporal.queues,
+            dealing_cycle::Input {
+                dealing_date: date.to_string(),
+                poll_every_secs: Some(1),
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    pub async fn deal(&self, date: NaiveDate) -> Result<Status, String> {
+        let handle = self.start_cycle(date).await;
+        // Orders must reach the custodian before its day moves on.
+        self.wait_until_none_in(date, "created").await;
+        self.advance_one_day().await;
+        self.wait_until_none_in(date, "placed").await;
+        self.advance_one_day().await;
+        let result = tokio::time::timeout(
+            Duration::from_secs(120),
+            handle.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .expect("the dealing cycle did not finish within 2 minutes");
+        result.map_err(|e| format!("{e:?}"))
+    }
+
+    pub async fn wait_until_none_in(&self, date: NaiveDate, status: &str) {
+        let started = std::time::Instant::now();
+        loop {
+            let counts = acme_activities::dealing::progress(self.ledger(), date)
+                .await
+                .unwrap();
+            if !counts.is_empty() && !counts.contains_key(status) {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "external trades of {date} still {status} after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn finish(self) {
+        let _ = self.stop_ingress.send(());
+        self.simulator.stop().await.unwrap();
+        self.custodian_db.drop_database().await.unwrap();
+        self.platform.finish().await;
+    }
+}
+
+/// Books member buys as invest-cash leaves them (cash received and reserved, a pending trade),
+/// set-based, so a test can deal for a thousand members without a thousand workflows.
+pub async fn book_buys(ledger: &Ledger, tag: &str, buys: &[(String, &str, Decimal)]) {
+    let cash = AssetCode::parse(CASH).unwrap();
+    let members: Vec<String> = buys.iter().map(|(m, _, _)| m.clone()).collect();
+    let accounts = ledger
+        .open_pots_in_bulk(
+            OwnerKind::Member,
+            &members,
+            &[(cash.clone(), "available"), (cash.clone(), "reserved")],
+        )
+        .await
+        .unwrap();
+    let bank_pot = ledger
+        .open_pot(OwnerKind::External, BANK_POT)
+        .await
+        .unwrap();
+    let bank = ledger
+        .open_account(bank_pot, &cash, "available", true)
+        .await
+        .unwrap();
+    let mut entries = Vec::new();
+    for ((member, asset, amount), accounts) in buys.iter().zip(&accounts) {
+        let workflow_id = format!("fixture/{tag}/{member}/{asset}");
+        entries.push(fixture_entry(
+            &workflow_id,
+            "receive",
+            vec![(bank, -*amount), (accounts[0], *amount)],
+        ));
+        entries.push(fixture_entry(
+            &workflow_id,
+            "reserve",
+            vec![(accounts[0], -*amount), (accounts[1], *amount)],
+        ));
+    }
+    ledger.post_batch(&entries).await.unwrap();
+    insert_trades(ledger, tag, "buy", buys).await;
+}
+
+/// Books member sells as sell-units leaves them (units reserved, a pending trade).
+pub async fn book_sells(ledger: &Ledger, tag: &str, sells: &[(String, &str, Decimal)]) {
+    let mut entries = Vec::new();
+    for (member, asset, units) in sells {
+        let asset_code = AssetCode::parse(asset).unwrap();
+        let accounts = ledger
+            .open_pots_in_bulk(
+                OwnerKind::Member,
+                std::slice::from_ref(member),
+                &[(asset_code.clone(), "available"), (asset_code, "reserved")],
+            )
+            .await
+            .unwrap();
+        let workflow_id = format!("fixture/{tag}/{member}/{asset}");
+        entries.push(fixture_entry(
+            &workflow_id,
+            "reserve",
+            vec![(accounts[0][0], -*units), (accounts[0][1], *units)],
+        ));
+    }
+    ledger.post_batch(&entries).await.unwrap();
+    insert_trades(ledger, tag, "sell", sells).await;
+}
+
+pub fn fixture_entry(
+    workflow_id: &str,
+    step: &str,
+    legs: Vec<(acme_ledger::AccountId, Decimal)>,
+) -> NewEntry {
+    NewEntry {
+        idempotency_key: format!("{workflow_id}/{step}"),
+        kind: format!("fixture.{step}"),
+        process: "fixture".into(),
+        workflow_id: workflow_id.to_owned(),
+        effective_date: NaiveDate::default(),
+        metadata: BTreeMap::new(),
+        postings: legs
+            .into_iter()
+            .map(|(account_id, amount)| NewPosting { account_id, amount })
+            .collect(),
+    }
+}
+
+pub async fn insert_trades(
+    ledger: &Ledger,
+    tag: &str,
+    side: &str,
+    trades: &[(String, &str, Decimal)],
+) {
+    let ids: Vec<Uuid> = trades.iter().map(|_| Uuid::new_v4()).collect();
+    let origins: Vec<String> = trades
+        .iter()
+        .map(|(m, a, _)| format!("fixture/{tag}/{m}/{a}"))
+        .collect();
+    let members: Vec<String> = trades.iter().map(|(m, _, _)| m.clone()).collect();
+    let assets: Vec<String> = trades.iter().map(|(_, a, _)| (*a).to_owned()).collect();
+    let amounts: Vec<Decimal> = trades.iter().map(|(_, _, q)| *q).collect();
+    sqlx::query(
+        "insert into member_trade
+             (trade_id, origin_workflow_id, member_id, asset_code, side, cash_amount, units)
+         select id, origin, member, asset, $6,
+                case when $6 = 'buy' then amount end, case when $6 = 'sell' then amount end
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::numeric[])
+             as t (id, origin, member, asset, amount)",
+    )
+    .bind(&ids)
+    .bind(&origins)
+    .bind(&members)
+    .bind(&assets)
+    .bind(&amounts)
+    .bind(side)
+    .execute(ledger.pool())
+    .await
+    .unwrap();
+}
+
+#[derive(sqlx::FromRow)]
+struct SettledTrade {
+    external_trade_id: Uuid,
+    asset_code: String,
+    side: String,
+    ordered_total: Decimal,
+    delivered: Decimal,
+    consumed: Decimal,
+    residue_delivered: Decimal,
+    residue_refunded: Decimal,
+}
+
+/// Checks every settled external trade of the day against the allocation rule, recomputed
+/// here from the confirmation and the member trades.
+pub async fn assert_allocations_follow_the_rule(ledger: &Ledger, date: NaiveDate) -> usize {
+    let trades: Vec<SettledTrade> = sqlx::query_as(
+        "select external_trade_id, asset_code, side, ordered_total, delivered, consumed,
+                    residue_delivered, residue_refunded
+             from external_trade where dealing_date = $1 and status = 'settled'",
+    )
+    .bind(date)
+    .fetch_all(ledger.pool())
+    .await
+    .unwrap();
+    for SettledTrade {
+        external_trade_id: id,
+        asset_code: asset,
+        side,
+        ordered_total: ordered,
+        delivered,
+        consumed,
+        residue_delivered,
+        residue_refunded,
+    } in &trades
+    {
+        let rows: Vec<(Decimal, Decimal, Decimal, String)> = sqlx::query_as(
+            "select coalesce(cash_amount, units), delivered, refunded, status from member_trade
+             where external_trade_id = $1 order by trade_id",
+        )
+        .bind(id)
+        .fetch_all(ledger.pool())
+        .await
+        .unwrap();
+        let put_in: Vec<Decimal> = rows.iter().map(|r| r.0).collect();
+        let (delivered_scale, ordered_scale) = if side == "buy" { (6, 2) } else { (2, 6) };
+        let shares = pro_rata(*delivered, &put_in, *ordered, delivered_scale).unwrap();
+        let refunds = pro_rata(*ordered - *consumed, &put_in, *ordered, ordered_scale).unwrap();
+        for (row, (share, refund)) in rows.iter().zip(shares.iter().zip(&refunds)) {
+            assert_eq!(
+                (row.1, row.2, row.3.as_str()),
+                (*share, *refund, "settled"),
+                "{asset} {side}"
+            );
+        }
+        let allocated: Decimal = shares.iter().sum();
+        let refunded: Decimal = refunds.iter().sum();
+        assert_eq!(allocated + *residue_delivered, *delivered, "{asset} {side}");
+        assert_eq!(
+            refunded + *residue_refunded,
+            *ordered - *consumed,
+            "{asset} {side}"
+        );
+    }
+    trades.len()
+}
+
+/// Units of each fund across every internal pot (members, dealing, rounding).
+pub async fn internal_units(ledger: &Ledger) -> BTreeMap<String, Decimal> {
+    let rows: Vec<(String, Decimal)> = sqlx::query_as(
+        "select a.asset_code, sum(b.amount) from balance b
+         join account a using (account_id) join pot p using (pot_id)
+         where p.owner_kind in ('member', 'house') and a.asset_code <> 'GBP'
+         group by a.asset_code having sum(b.amount) <> 0",
+    )
+    .fetch_all(ledger.pool())
+    .await
+    .unwrap();
+    rows.into_iter().collect()
+}
+
+pub async fn reserved_total(ledger: &Ledger) -> Decimal {
+    sqlx::query_scalar(
+        "select coalesce(sum(b.amount), 0) from balance b join account a using (account_id)
+         where a.purpose in ('reserved', 'unsettled')",
+    )
+    .fetch_one(ledger.pool())
+    .await
+    .unwrap()
+}
+
+pub fn monday() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}

@@ -1,0 +1,113 @@
+//! `dealing-cutoff`: what the weekday schedule starts at the dealing cut-off. It names the
+//! dealing date (the date of the schedule's firing, from workflow time) and starts that day's
+//! `dealing-cycle` (`dealing/<date>`), which outlives it. A second firing on the same date, or a
+//! cycle already started by hand with `acme dealing run`, attaches instead of dealing twice.
+//!
+//! - Trigger: the Temporal schedule `dealing-cutoff` (`acme dealing schedule --at 16:00`).
+//! - Outcome: the dealing cycle's workflow id.
+//! - Owner: the platform team.
+
+use acme_sdk::process::child_options;
+use acme_sdk::{BusinessError, Process, TaskQueues};
+use chrono::{DateTime, NaiveTime, Timelike, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use temporalio_client::schedules::{
+    CreateScheduleOptions, ScheduleAction, ScheduleOverlapPolicy, ScheduleSpec,
+};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{
+    ChildWorkflowStartError, StartChildWorkflowExecutionFailedCause, WorkflowContext,
+    WorkflowResult,
+};
+
+use crate::dealing_cycle::{self, DealingCycle};
+
+/// The schedule's id, and the prefix of the workflow ids of its runs.
+pub const SCHEDULE_ID: &str = "dealing-cutoff";
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Input {
+    /// Seconds between custodian status polls while the day's trades wait (default 300).
+    #[serde(default)]
+    pub poll_every_secs: Option<u64>,
+}
+
+/// The schedule: weekdays at `cutoff` (hours and minutes) in `timezone` (IANA, e.g.
+/// `Europe/London`), starting `dealing-cutoff` on the workflow queue of `queues`.
+pub fn schedule(
+    cutoff: NaiveTime,
+    timezone: &str,
+    queues: &TaskQueues,
+    input: Input,
+) -> CreateScheduleOptions {
+    let cron = format!("{} {} * * MON-FRI", cutoff.minute(), cutoff.hour());
+    CreateScheduleOptions::builder()
+        .action(ScheduleAction::start_workflow(
+            DealingCutoff::run,
+            input,
+            queues.workflows.clone(),
+            SCHEDULE_ID,
+        ))
+        .spec(
+            ScheduleSpec::builder()
+                .cron_strings(vec![cron])
+                .timezone_name(timezone)
+                .build(),
+        )
+        // A cut-off still running when the next fires is left alone.
+        .overlap_policy(ScheduleOverlapPolicy::Skip)
+        .note(format!("dealing cut-off, weekdays at {cutoff} {timezone}"))
+        .build()
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct DealingCutoff;
+
+impl Process for DealingCutoff {
+    const NAME: &'static str = "dealing-cutoff";
+    const DESCRIPTION: &'static str = "The scheduled cut-off: starts the day's dealing cycle (weekdays, see `acme dealing schedule`)";
+
+    fn business_key(_input: &Input) -> String {
+        SCHEDULE_ID.to_owned()
+    }
+
+    /// Runs started by the schedule get this id with the firing time appended by Temporal.
+    fn workflow_id(_input: &Input) -> String {
+        SCHEDULE_ID.to_owned()
+    }
+
+    fn summary(_input: &Input) -> String {
+        "dealing cut-off: start the day's dealing cycle".to_owned()
+    }
+}
+
+#[workflow_methods]
+impl DealingCutoff {
+    #[run(name = "dealing-cutoff")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<String> {
+        let Some(now) = ctx.workflow_time() else {
+            return Err(BusinessError::new("dealing.no_clock", "workflow time is unknown").into());
+        };
+        let cycle = dealing_cycle::Input {
+            dealing_date: DateTime::<Utc>::from(now).date_naive().to_string(),
+            poll_every_secs: input.poll_every_secs,
+        };
+        let workflow_id = <DealingCycle as Process>::workflow_id(&cycle);
+        let options = child_options::<DealingCycle>(&cycle);
+        // Started, not awaited: the cycle takes days and is abandoned to run on its own.
+        match ctx
+            .start_child_workflow(DealingCycle::run, cycle, options)
+            .await
+        {
+            Ok(_) => Ok(workflow_id),
+            // Already started for this date (by hand or an earlier firing): nothing to do.
+            Err(ChildWorkflowStartError::StartFailed {
+                cause: StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists,
+                ..
+            }) => Ok(workflow_id),
+            Err(error) => Err(error.into()),
+        }
+    }
+}

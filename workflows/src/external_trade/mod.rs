@@ -1,0 +1,329 @@
+//! `external-trade`: one aggregated trade with the custodian, from placing to settled.
+//!
+//! - Trigger: started by `dealing-cycle` as a child, one per (dealing date, asset, side);
+//!   workflow id `external-trade/<date>/<asset>/<side>`.
+//! - Outcome: place the order (idempotent by order reference) → wait for "priced" (a signal
+//!   from the callback ingress, or, if the callback is lost, the status found by polling on a
+//!   timer) → record the confirmation, allocate units or cash to the member pots pro rata, residue
+//!   to the rounding pot → wait for "settled" the same way → settle members and cash.
+//! - Failure: a rejected order (at placing, or found rejected later by polling) is compensated:
+//!   its member trades fail and their reserved cash or units go back to available. A status poll
+//!   that fails for good is kept in the status for operators and the wait goes on. Confirmations that do not fit the order fail the run loudly
+//!   (`custodian.confirmation_mismatch`) for an operator; nothing is posted.
+//! - Owner: the platform team.
+
+use std::time::Duration;
+
+use acme_activities::custodian::{CustodianActivities, Placement};
+use acme_activities::dealing::{
+    Allocation, DealingActivities, ExternalTrade, Priced, Rejected, Side,
+};
+use acme_custodian::messages::{Confirmation, OrderState, OrderStatus};
+use acme_sdk::failure::fail_workflow;
+use acme_sdk::search::{self, SearchAttributeUpdate};
+use acme_sdk::{BusinessError, Process, Saga, TaskQueues, activity_options};
+use chrono::NaiveDate;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
+
+/// How often to ask the custodian when no callback has come, unless the input says otherwise.
+pub const DEFAULT_POLL_EVERY: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Input {
+    /// The external trade, as `dealing.close_day` sealed it.
+    #[schemars(with = "serde_json::Value")]
+    pub trade: ExternalTrade,
+    /// Seconds between status polls while waiting for the custodian.
+    pub poll_every_secs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Settled { allocation: Allocation },
+    Rejected { reason: String, released: i64 },
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    #[default]
+    Placing,
+    AwaitingPrice,
+    Allocating,
+    AwaitingSettlement,
+    Settling,
+    Settled,
+    Rejected,
+}
+
+/// Where a run stands, for `acme query` and `acme stuck`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub stage: Stage,
+    pub order_ref: String,
+    pub polls: u32,
+    pub confirmation: Option<Confirmation>,
+    pub settled_on: Option<NaiveDate>,
+    /// Callbacks that did not fit this order, kept for an operator (never acted on).
+    pub ignored_callbacks: Vec<String>,
+    /// The custodian rejected the order after accepting it (found by polling).
+    pub rejected_after_acceptance: Option<String>,
+    /// Why the last status poll failed, if it did.
+    pub last_poll_error: Option<String>,
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct ExternalTradeWorkflow {
+    status: Status,
+}
+
+impl Process for ExternalTradeWorkflow {
+    const NAME: &'static str = "external-trade";
+    const DESCRIPTION: &'static str =
+        "One aggregated trade with the custodian: place, priced, allocate to pots, settled";
+
+    fn business_key(input: &Input) -> String {
+        input.trade.order_ref.clone()
+    }
+
+    fn workflow_id(input: &Input) -> String {
+        input.trade.workflow_id()
+    }
+
+    fn search_attributes(input: &Input) -> Vec<SearchAttributeUpdate> {
+        vec![
+            search::DEALING_DATE.value_set(input.trade.dealing_date.to_string()),
+            search::ASSET.value_set(input.trade.asset.clone()),
+        ]
+    }
+
+    fn summary(input: &Input) -> String {
+        let t = &input.trade;
+        let amount = match t.side {
+            Side::Buy => format!("£{}", t.ordered_total),
+            Side::Sell => format!("{} units", t.ordered_total),
+        };
+        format!(
+            "{} {amount} of {} for {} members, dealing {}",
+            t.side.as_str(),
+            t.asset,
+            t.member_trades,
+            t.dealing_date
+        )
+    }
+}
+
+#[workflow_methods]
+impl ExternalTradeWorkflow {
+    #[run(name = "external-trade")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<Outcome> {
+        let queues = TaskQueues::of_workflow_queue(ctx.task_queue());
+        let trade = input.trade;
+        let poll_every = Duration::from_secs(input.poll_every_secs.max(1));
+        ctx.state_mut(|s| s.status.order_ref.clone_from(&trade.order_ref));
+
+        // If placing fails for good after the custodian may have taken the order, the order
+        // stands and is handled by hand; a rejection is the custodian's "no", compensated here.
+        let mut saga = Saga::new(ctx);
+        let placement = ctx
+            .execute_activity(
+                CustodianActivities::place_order,
+                trade.clone(),
+                activity_options::external(&queues),
+            )
+            .await
+            .map_err(fail_workflow)?;
+        let release = |reason: &str| Rejected {
+            external_trade_id: trade.external_trade_id,
+            reason: reason.to_owned(),
+        };
+        if let Placement::Rejected { reason } = placement {
+            saga.compensate_with(
+                DealingActivities::release_rejected,
+                release(&reason),
+                activity_options::bulk(&queues),
+            );
+            saga.compensate().await?;
+            ctx.state_mut(|s| s.status.stage = Stage::Rejected);
+            let released = i64::from(trade.member_trades);
+            return Ok(Outcome::Rejected { reason, released });
+        }
+        // From here on, a rejection found while waiting for the price releases the same way.
+        saga.compensate_with(
+            DealingActivities::release_rejected,
+            release("rejected by the custodian after it was accepted"),
+            activity_options::bulk(&queues),
+        );
+        ctx.execute_activity(
+            DealingActivities::mark_placed,
+            trade.external_trade_id,
+            activity_options::ledger(&queues),
+        )
+        .await
+        .map_err(fail_workflow)?;
+
+        ctx.state_mut(|s| s.status.stage = Stage::AwaitingPrice);
+        Self::wait_for(ctx, &queues, &trade, poll_every, |s| {
+            s.confirmation.is_some()
+        })
+        .await?;
+        let confirmation = ctx
+            .state(|s| s.status.confirmation.clone())
+            .ok_or_else(|| {
+                BusinessError::new(
+                    "external_trade.no_confirmation",
+                    "priced without a confirmation",
+                )
+            })?;
+        ctx.state_mut(|s| s.status.stage = Stage::Allocating);
+        ctx.execute_activity(
+            DealingActivities::record_priced,
+            priced(&trade, &confirmation)?,
+            activity_options::ledger(&queues),
+        )
+        .await
+        .map_err(fail_workflow)?;
+        let allocation = ctx
+            .execute_activity(
+                DealingActivities::allocate,
+                trade.external_trade_id,
+                activity_options::bulk(&queues),
+            )
+            .await
+            .map_err(fail_workflow)?;
+
+        ctx.state_mut(|s| s.status.stage = Stage::AwaitingSettlement);
+        Self::wait_for(ctx, &queues, &trade, poll_every, |s| s.settled_on.is_some()).await?;
+        ctx.state_mut(|s| s.status.stage = Stage::Settling);
+        ctx.execute_activity(
+            DealingActivities::settle,
+            trade.external_trade_id,
+            activity_options::bulk(&queues),
+        )
+        .await
+        .map_err(fail_workflow)?;
+        ctx.state_mut(|s| s.status.stage = Stage::Settled);
+        Ok(Outcome::Settled { allocation })
+    }
+
+    /// The custodian priced the order (from the callback ingress). Repeats are ignored.
+    #[signal]
+    pub fn priced(&mut self, _ctx: &mut SyncWorkflowContext<Self>, confirmation: Confirmation) {
+        if confirmation.order_ref != self.status.order_ref {
+            self.status
+                .ignored_callbacks
+                .push(format!("priced for {}", confirmation.order_ref));
+        } else if self.status.confirmation.is_none() {
+            self.status.confirmation = Some(confirmation);
+        }
+    }
+
+    /// The custodian settled the order (from the callback ingress). Repeats are ignored.
+    #[signal]
+    pub fn settled(&mut self, _ctx: &mut SyncWorkflowContext<Self>, settled: SettledNotice) {
+        if settled.order_ref != self.status.order_ref {
+            self.status
+                .ignored_callbacks
+                .push(format!("settled for {}", settled.order_ref));
+        } else if self.status.settled_on.is_none() {
+            self.status.settled_on = Some(settled.settlement_date);
+        }
+    }
+
+    #[query]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> Status {
+        self.status.clone()
+    }
+
+    /// Waits until `done` holds: woken by a signal, or, every `poll_every`, by asking the
+    /// custodian directly, so a lost callback only delays the trade.
+    async fn wait_for(
+        ctx: &mut WorkflowContext<Self>,
+        queues: &TaskQueues,
+        trade: &ExternalTrade,
+        poll_every: Duration,
+        done: fn(&Status) -> bool,
+    ) -> WorkflowResult<()> {
+        use futures::future::{Either, select};
+        use temporalio_sdk::CancellableFuture as _;
+        while !ctx.state(|s| done(&s.status)) {
+            let signalled = ctx.wait_condition(move |s| done(&s.status));
+            let timer = ctx.timer(poll_every);
+            match select(Box::pin(signalled), Box::pin(timer)).await {
+                Either::Left((woken, timer)) => {
+                    timer.cancel();
+                    woken?;
+                }
+                Either::Right(_) => {
+                    let polled = ctx
+                        .execute_activity(
+                            CustodianActivities::order_status,
+                            trade.order_ref.clone(),
+                            activity_options::external(queues),
+                        )
+                        .await;
+                    // The order is live: a poll that fails for good (an unreadable or refused
+                    // answer) is kept for operators and the wait goes on, never abandoned.
+                    ctx.state_mut(|s| match polled {
+                        Ok(status) => s.status.absorb(status),
+                        Err(error) => s.status.last_poll_error = Some(error.to_string()),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Status {
+    /// What polling found: the same facts the callbacks would have brought.
+    fn absorb(&mut self, status: OrderStatus) {
+        self.polls += 1;
+        if status.order_ref != self.order_ref {
+            return;
+        }
+        if self.confirmation.is_none() {
+            self.confirmation = status.confirmation.clone();
+        }
+        if status.status == OrderState::Rejected && self.rejected_after_acceptance.is_none() {
+            self.rejected_after_acceptance =
+                Some(status.reason.unwrap_or_else(|| "no reason given".into()));
+        }
+        if status.status == OrderState::Settled && self.settled_on.is_none() {
+            self.settled_on = status.confirmation.map(|c| c.settlement_date);
+        }
+    }
+}
+
+/// The "settled" callback's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettledNotice {
+    pub order_ref: String,
+    pub settlement_date: NaiveDate,
+}
+
+/// A confirmation read as the ledger needs it: what was delivered and what it consumed.
+fn priced(trade: &ExternalTrade, confirmation: &Confirmation) -> WorkflowResult<Priced> {
+    let (delivered, consumed) = match trade.side {
+        Side::Buy => (confirmation.units, confirmation.settlement_amount),
+        Side::Sell => (confirmation.settlement_amount, confirmation.units),
+    };
+    Ok(Priced {
+        external_trade_id: trade.external_trade_id,
+        price: confirmation.price,
+        delivered,
+        consumed,
+        settlement_date: confirmation.settlement_date,
+        confirmation: serde_json::to_value(confirmation).map_err(|e| {
+            BusinessError::new(
+                "custodian.bad_confirmation",
+                format!("confirmation cannot be recorded: {e}"),
+            )
+        })?,
+    })
+}

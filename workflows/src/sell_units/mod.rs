@@ -1,0 +1,174 @@
+//! `sell-units`: a member sells units of one fund.
+//!
+//! - Trigger: a member's request (`acme sell --member M --asset A --units 12.5`), workflow id
+//!   `sell/<request-id>`, so a repeated request attaches to the same run.
+//! - Outcome: the units move `available → reserved` (one entry; the ledger refuses it if the
+//!   member holds fewer) and a pending sell trade is created. The dealing cycle sells them and
+//!   pays the proceeds into the member's pot.
+//! - Failure: bad input, an unknown member or fund, or too few units fail the workflow with a
+//!   stable code before anything is written.
+//! - Owner: the platform team.
+
+use std::collections::BTreeMap;
+
+use acme_activities::ledger::LedgerActivities;
+use acme_activities::members::{MemberActivities, SalePlan, SaleRequest};
+use acme_activities::trades::{SellTrade, TradeActivities};
+use acme_ledger::{NewEntry, NewPosting};
+use acme_sdk::failure::fail_workflow;
+use acme_sdk::search::{self, SearchAttributeUpdate};
+use acme_sdk::{Process, TaskQueues, activity_options, step_key};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
+use uuid::Uuid;
+
+use crate::request;
+
+/// The workflow id of a request: its business key.
+pub fn workflow_id(request_id: &str) -> String {
+    format!("sell/{request_id}")
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Input {
+    /// The caller's id for this request: 1-40 letters, digits or '-'.
+    pub request_id: String,
+    pub member_id: String,
+    /// The fund's code (ISIN).
+    pub asset: String,
+    /// Units to sell, a decimal string with at most the fund's decimal places, e.g. "12.5".
+    #[schemars(with = "String")]
+    pub units: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Output {
+    pub reserved_units: Decimal,
+    pub trade_id: Uuid,
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct SellUnits {
+    trade_id: Option<Uuid>,
+}
+
+impl Process for SellUnits {
+    const NAME: &'static str = "sell-units";
+    const DESCRIPTION: &'static str =
+        "A member sells units of one fund: the units are reserved and a sell trade is created";
+
+    fn business_key(input: &Input) -> String {
+        input.request_id.clone()
+    }
+
+    fn workflow_id(input: &Input) -> String {
+        workflow_id(&input.request_id)
+    }
+
+    fn search_attributes(input: &Input) -> Vec<SearchAttributeUpdate> {
+        vec![
+            search::MEMBER.value_set(input.member_id.clone()),
+            search::ASSET.value_set(input.asset.clone()),
+        ]
+    }
+
+    fn summary(input: &Input) -> String {
+        let units = input
+            .units
+            .as_str()
+            .map_or_else(|| input.units.to_string(), str::to_owned);
+        format!(
+            "sell {units} units of {} for member {}",
+            input.asset, input.member_id
+        )
+    }
+}
+
+#[workflow_methods]
+impl SellUnits {
+    #[run(name = "sell-units")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<Output> {
+        request::check_id("request id", "request.invalid_id", &input.request_id)?;
+        request::check_workflow_id(
+            &workflow_id(&input.request_id),
+            ctx.workflow_id(),
+            &input.request_id,
+        )?;
+        request::check_id("member id", "member.invalid_id", &input.member_id)?;
+        let queues = TaskQueues::of_workflow_queue(ctx.task_queue());
+        let workflow_id = ctx.workflow_id().to_owned();
+        let effective_date = ctx
+            .workflow_time()
+            .map(|time| DateTime::<Utc>::from(time).date_naive())
+            .unwrap_or_default();
+
+        let plan: SalePlan = ctx
+            .execute_activity(
+                MemberActivities::plan_sale,
+                SaleRequest {
+                    member_id: input.member_id.clone(),
+                    asset: input.asset.clone(),
+                },
+                activity_options::ledger(&queues),
+            )
+            .await
+            .map_err(fail_workflow)?;
+        let units = request::positive_amount("units", &input.units, plan.scale, "12.5")?;
+
+        let reserve = NewEntry {
+            idempotency_key: step_key(&workflow_id, "reserve-units"),
+            kind: "sell.units-reserved".to_owned(),
+            process: Self::NAME.to_owned(),
+            workflow_id: workflow_id.clone(),
+            effective_date,
+            metadata: BTreeMap::from([("member_id".to_owned(), plan.member_id.clone())]),
+            postings: vec![
+                NewPosting {
+                    account_id: plan.units_available,
+                    amount: -units,
+                },
+                NewPosting {
+                    account_id: plan.units_reserved,
+                    amount: units,
+                },
+            ],
+        };
+        ctx.execute_activity(
+            LedgerActivities::post_entries,
+            vec![reserve],
+            activity_options::ledger(&queues),
+        )
+        .await
+        .map_err(fail_workflow)?;
+
+        let trade_id = ctx
+            .execute_activity(
+                TradeActivities::create_sell_trade,
+                SellTrade {
+                    origin_workflow_id: workflow_id,
+                    member_id: plan.member_id,
+                    asset: plan.asset,
+                    units,
+                },
+                activity_options::ledger(&queues),
+            )
+            .await
+            .map_err(fail_workflow)?;
+        ctx.state_mut(|s| s.trade_id = Some(trade_id));
+        Ok(Output {
+            reserved_units: units,
+            trade_id,
+        })
+    }
+
+    /// The sell trade's id once created.
+    #[query]
+    pub fn trade(&self, _ctx: &WorkflowContextView) -> Option<Uuid> {
+        self.trade_id
+    }
+}
