@@ -15,7 +15,7 @@ use acme_activities::dealing;
 use acme_activities::members::{NewMember, ensure_reference_data, onboard_members};
 use acme_custodian::messages::{AdvanceClock, ClockState, HoldingsStatement};
 use acme_ledger::Ledger;
-use acme_sdk::{Process, TaskQueues};
+use acme_sdk::Process;
 use acme_workflows::dealing_cycle::{self, DealingCycle};
 use acme_workflows::invest_cash::{self, InvestCash};
 use acme_workflows::sell_units::{self, SellUnits};
@@ -179,7 +179,7 @@ async fn run_all<P: Process>(
     inputs: impl Iterator<Item = <P as WorkflowDefinition>::Input>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
-    let queues = TaskQueues::default();
+    let queues = temporal::task_queues();
     let mut results = futures::stream::iter(inputs)
         .map(|input| {
             let queues = &queues;
@@ -229,8 +229,9 @@ async fn deal(
     let input = dealing_cycle::Input {
         dealing_date: date.to_string(),
         poll_every_secs: Some(2),
+        expect_within_secs: None,
     };
-    let handle = acme_sdk::start::<DealingCycle>(client, &TaskQueues::default(), input).await?;
+    let handle = acme_sdk::start::<DealingCycle>(client, &temporal::task_queues(), input).await?;
     println!(
         "dealing cycle {} started",
         dealing_cycle::workflow_id(&date.to_string())

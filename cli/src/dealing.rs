@@ -1,17 +1,19 @@
 //! `acme dealing`: run a dealing day, and see where each of its external trades stands.
 
-use acme_sdk::TaskQueues;
 use acme_workflows::dealing_cutoff::{self, SCHEDULE_ID};
-use acme_workflows::dealing_cycle::{DealingCycle, Input};
+use acme_workflows::dealing_cycle::{DealingCycle, Input, Status};
 use anyhow::Context as _;
 use chrono::{NaiveDate, NaiveTime};
 use clap::Subcommand;
 use rust_decimal::Decimal;
 use serde::Serialize;
+use temporalio_client::{Client, WorkflowHandle, WorkflowQueryOptions};
 
 use crate::Outcome;
 use crate::connect::{self, ReadonlyDatabase};
+use crate::operator::{Operator, OperatorArgs};
 use crate::output::{self, Format};
+use crate::progress::Progress;
 use crate::{run, temporal};
 
 #[derive(Debug, Subcommand)]
@@ -25,9 +27,15 @@ pub enum DealingCommand {
         /// Seconds between custodian status polls while waiting for a callback
         #[arg(long)]
         poll_every: Option<u64>,
+        /// Seconds an external trade may wait for the custodian before `acme stuck` lists it
+        /// (default two days)
+        #[arg(long)]
+        expect_within: Option<u64>,
         /// Wait for the cycle to finish and print its external trades
         #[arg(long)]
         wait: bool,
+        #[command(flatten)]
+        operator: OperatorArgs,
     },
     /// Create (or replace) the weekday schedule that starts each day's dealing cycle at the cut-off
     #[command(after_help = "Example: acme dealing schedule --at 16:00 --timezone Europe/London")]
@@ -54,6 +62,34 @@ pub enum DealingCommand {
     },
 }
 
+/// Waits for a cycle to finish, showing how many of its external trades have (from its status
+/// query, asked every second).
+async fn wait_showing_progress(
+    handle: &WorkflowHandle<Client, DealingCycle>,
+) -> anyhow::Result<Status> {
+    let progress = Progress::new("external trades finished", 0);
+    let result = run::wait(handle);
+    tokio::pin!(result);
+    loop {
+        tokio::select! {
+            status = &mut result => {
+                progress.finish();
+                return status;
+            }
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+                // A query that fails (no worker yet) only leaves the bar where it was.
+                if let Ok(status) = handle
+                    .query(DealingCycle::status, (), WorkflowQueryOptions::default())
+                    .await
+                {
+                    let finished = status.trades.iter().filter(|t| t.outcome.is_some()).count();
+                    progress.update(finished as u64, status.trades.len() as u64);
+                }
+            }
+        }
+    }
+}
+
 /// One external trade as `acme dealing status` shows it.
 #[derive(Debug, Serialize, sqlx::FromRow)]
 pub struct TradeLine {
@@ -75,15 +111,22 @@ pub async fn run(command: DealingCommand) -> anyhow::Result<Outcome> {
         DealingCommand::Run {
             date,
             poll_every,
+            expect_within,
             wait,
+            operator,
         } => {
-            let handle = run::start::<DealingCycle>(Input {
-                dealing_date: date.to_string(),
-                poll_every_secs: poll_every,
-            })
+            let operator = Operator::connect(&operator).await?;
+            let handle = run::start::<DealingCycle>(
+                &operator,
+                Input {
+                    dealing_date: date.to_string(),
+                    poll_every_secs: poll_every,
+                    expect_within_secs: expect_within,
+                },
+            )
             .await?;
             if wait {
-                let status = run::wait(&handle).await?;
+                let status = wait_showing_progress(&handle).await?;
                 println!("dealing {date}: {} external trades", status.trades.len());
                 for result in status.trades {
                     let t = &result.trade;
@@ -122,7 +165,7 @@ pub async fn run(command: DealingCommand) -> anyhow::Result<Outcome> {
             client
                 .create_schedule(
                     SCHEDULE_ID,
-                    dealing_cutoff::schedule(at, &timezone, &TaskQueues::default(), input),
+                    dealing_cutoff::schedule(at, &timezone, &temporal::task_queues(), input),
                 )
                 .await
                 .context("cannot create the dealing schedule")?;

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use crate::Outcome;
+use crate::operator::{Operator, OperatorArgs};
 use crate::run;
 
 #[derive(Debug, Args)]
@@ -27,6 +28,8 @@ pub struct InvestArgs {
     /// Wait for the run to finish and print its trades
     #[arg(long)]
     wait: bool,
+    #[command(flatten)]
+    operator: OperatorArgs,
 }
 
 pub async fn run(args: InvestArgs) -> anyhow::Result<Outcome> {
@@ -34,11 +37,15 @@ pub async fn run(args: InvestArgs) -> anyhow::Result<Outcome> {
     let request_id = args
         .request_id
         .unwrap_or_else(|| format!("r-{}", uuid::Uuid::new_v4().simple()));
-    let handle = run::start::<InvestCash>(Input {
-        request_id,
-        member_id: args.member,
-        amount: serde_json::Value::String(args.amount),
-    })
+    let operator = Operator::connect(&args.operator).await?;
+    let handle = run::start::<InvestCash>(
+        &operator,
+        Input {
+            request_id,
+            member_id: args.member,
+            amount: serde_json::Value::String(args.amount),
+        },
+    )
     .await?;
     if args.wait {
         let output = run::wait(&handle).await?;

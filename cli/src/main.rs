@@ -1,32 +1,39 @@
 //! `acme`: the one command operators and developers type. Each subcommand lives in its own
 //! module; this file only parses the command line and hands over.
 
+mod audit;
 mod business_day;
 mod connect;
 mod db;
 mod dealing;
+mod inspect;
 mod invest;
 mod ledger;
 mod ledger_tour;
 mod member;
+mod operator;
 mod output;
 mod process;
+mod progress;
 mod run;
+mod runs;
 mod sell;
 mod temporal;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "acme",
     version,
-    about = "Operate ACME's process platform: members, investments, ledger reports, demos",
+    about = "Operate ACME's process platform: runs, members, dealing, ledger reports, demos",
     after_help = "Start the local stack first with `ops/stack up`, then `source .acme/env`.\n\
-                  Connection settings come from DATABASE_URL, ACME_READONLY_DATABASE_URL and\n\
-                  ACME_MIGRATOR_DATABASE_URL; without them the dev stack's defaults are used."
+                  Connection settings come from DATABASE_URL, ACME_READONLY_DATABASE_URL,\n\
+                  ACME_MIGRATOR_DATABASE_URL and TEMPORAL_ADDRESS; without them the dev stack's\n\
+                  defaults are used. Actions on runs are recorded under ACME_OPERATOR (or --as).\n\
+                  Exit codes: 0 done, 1 a check found a problem, 2 the command could not run."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -35,6 +42,29 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Start a run of any catalogued process from JSON input or --field flags
+    Start(runs::StartArgs),
+    /// Send a signal to a run
+    Signal(runs::SignalArgs),
+    /// Ask a run a query (default: status)
+    Query(runs::QueryArgs),
+    /// A run's status, pending activities (attempts, last failure) and UI link
+    Describe(inspect::DescribeArgs),
+    /// Runs matching filters (process, status, member, date, asset, age)
+    List(inspect::ListArgs),
+    /// Running runs that need an operator: activities retrying, waits past their deadline
+    Stuck(inspect::StuckArgs),
+    /// Ask a run to cancel (it runs its compensations); --reason is required
+    Cancel(runs::StopArgs),
+    /// Stop a run at once (nothing more runs, no compensation); --reason is required
+    Terminate(runs::StopArgs),
+    /// The operator audit log: who did what to which run, when and why
+    Audit(audit::AuditArgs),
+    /// Print a shell completion script, e.g. `acme completions bash > ~/.local/share/bash-completion/completions/acme`
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Database administration (migrations)
     #[command(subcommand)]
     Db(db::DbCommand),
@@ -76,6 +106,19 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Start(args) => runs::start(args).await,
+        Command::Signal(args) => runs::signal(args).await,
+        Command::Query(args) => runs::query(args).await,
+        Command::Describe(args) => inspect::describe(args).await,
+        Command::List(args) => inspect::list(args).await,
+        Command::Stuck(args) => inspect::stuck(args).await,
+        Command::Cancel(args) => runs::cancel(args).await,
+        Command::Terminate(args) => runs::terminate(args).await,
+        Command::Audit(args) => audit::run(args).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "acme", &mut std::io::stdout());
+            Ok(Outcome::Done)
+        }
         Command::Db(command) => db::run(command).await,
         Command::Ledger(command) => ledger::run(command).await,
         Command::Demo(args) => business_day::run(args).await,

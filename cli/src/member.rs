@@ -5,11 +5,17 @@ use std::time::Instant;
 use acme_activities::members::{
     MODEL_PORTFOLIOS, NewMember, ensure_reference_data, onboard_members,
 };
-use acme_ledger::Ledger;
+use acme_ledger::query::AccountBalance;
+use acme_ledger::{Ledger, PotId};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
+use rust_decimal::Decimal;
+use serde::Serialize;
 
 use crate::Outcome;
-use crate::connect::{self, AppDatabase};
+use crate::connect::{self, AppDatabase, ReadonlyDatabase};
+use crate::output::{self, Format};
+use crate::progress::Progress;
 
 /// Members onboarded per statement when seeding.
 const SEED_CHUNK: u32 = 20_000;
@@ -30,6 +36,41 @@ pub enum MemberCommand {
     /// Onboard N members named <prefix>-1 .. <prefix>-N (idempotent), for demos and benchmarks
     #[command(after_help = "Example: acme member seed --count 100000 --portfolio balanced")]
     Seed(SeedArgs),
+    /// A member: pot, model portfolio, balances and latest trades
+    #[command(after_help = "Example: acme member show m-42 --output json")]
+    Show {
+        member: String,
+        /// How many of the latest trades to show
+        #[arg(long, default_value_t = 20)]
+        trades: i64,
+        #[arg(long, value_enum, default_value_t)]
+        output: Format,
+        #[command(flatten)]
+        database: ReadonlyDatabase,
+    },
+}
+
+/// A member as `acme member show` tells it.
+#[derive(Debug, Serialize)]
+struct MemberView {
+    member_id: String,
+    pot_id: i64,
+    portfolio: Option<String>,
+    onboarded: DateTime<Utc>,
+    balances: Vec<AccountBalance>,
+    latest_trades: Vec<TradeView>,
+}
+
+#[derive(Debug, Serialize, sqlx::FromRow)]
+struct TradeView {
+    trade_id: uuid::Uuid,
+    created_at: DateTime<Utc>,
+    asset_code: String,
+    side: String,
+    cash_amount: Option<Decimal>,
+    units: Option<Decimal>,
+    status: String,
+    origin_workflow_id: String,
 }
 
 #[derive(Debug, Args)]
@@ -75,7 +116,90 @@ pub async fn run(command: MemberCommand) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
         MemberCommand::Seed(args) => seed(args).await,
+        MemberCommand::Show {
+            member,
+            trades,
+            output,
+            database,
+        } => show(&member, trades, output, &database).await,
     }
+}
+
+async fn show(
+    member: &str,
+    trades: i64,
+    format: Format,
+    database: &ReadonlyDatabase,
+) -> anyhow::Result<Outcome> {
+    let ledger = Ledger::new(connect::pool(&database.url, ReadonlyDatabase::SETTING, 1).await?);
+    let Some((pot_id, portfolio, onboarded)) =
+        sqlx::query_as::<_, (i64, Option<String>, DateTime<Utc>)>(
+            "select pot_id, portfolio_code, created_at from member where member_id = $1",
+        )
+        .bind(member)
+        .fetch_optional(ledger.pool())
+        .await?
+    else {
+        anyhow::bail!("no member {member:?}");
+    };
+    let latest_trades = sqlx::query_as(
+        "select trade_id, created_at, asset_code, side, cash_amount, units, status,
+                origin_workflow_id
+         from member_trade where member_id = $1
+         order by created_at desc, trade_id limit $2",
+    )
+    .bind(member)
+    .bind(trades)
+    .fetch_all(ledger.pool())
+    .await?;
+    let view = MemberView {
+        member_id: member.to_owned(),
+        pot_id,
+        portfolio,
+        onboarded,
+        balances: ledger.pot_balances(PotId(pot_id)).await?,
+        latest_trades,
+    };
+    match format {
+        Format::Json => output::json(&view)?,
+        Format::Table => {
+            println!(
+                "member {} (pot {}, portfolio {}, onboarded {})",
+                view.member_id,
+                view.pot_id,
+                view.portfolio.as_deref().unwrap_or("none"),
+                view.onboarded.format("%Y-%m-%d")
+            );
+            let mut balances = output::table(&["asset", "purpose", "balance"]);
+            for line in &view.balances {
+                balances.add_row(vec![
+                    line.asset_code.clone(),
+                    line.purpose.clone(),
+                    line.amount.to_string(),
+                ]);
+            }
+            println!("{balances}");
+            let mut trades =
+                output::table(&["created", "asset", "side", "amount", "status", "started by"]);
+            for trade in &view.latest_trades {
+                let amount = match (&trade.cash_amount, &trade.units) {
+                    (Some(cash), _) => format!("£{cash}"),
+                    (None, Some(units)) => format!("{units} units"),
+                    (None, None) => String::new(),
+                };
+                trades.add_row(vec![
+                    trade.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    trade.asset_code.clone(),
+                    trade.side.clone(),
+                    amount,
+                    trade.status.clone(),
+                    trade.origin_workflow_id.clone(),
+                ]);
+            }
+            println!("{trades}");
+        }
+    }
+    Ok(Outcome::Done)
 }
 
 fn check_portfolio(portfolio: &str) -> anyhow::Result<()> {
@@ -93,6 +217,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<Outcome> {
     let ledger = Ledger::new(connect::pool(&args.database.url, AppDatabase::SETTING, 2).await?);
     ensure_reference_data(&ledger).await?;
     let started = Instant::now();
+    let progress = Progress::new("members seeded", u64::from(args.count));
     let mut new = 0;
     let mut from = 1;
     while from <= args.count {
@@ -104,9 +229,10 @@ async fn seed(args: SeedArgs) -> anyhow::Result<Outcome> {
             })
             .collect();
         new += onboard_members(&ledger, &members).await?;
-        eprintln!("seeded {to}/{} members", args.count);
+        progress.update(u64::from(to), u64::from(args.count));
         from = to + 1;
     }
+    progress.finish();
     println!(
         "{new} new members ({} asked) in {:.1}s",
         args.count,

@@ -7,7 +7,7 @@ use crate::output::{self, Format};
 
 #[derive(Debug, Subcommand)]
 pub enum ProcessCommand {
-    /// The catalog: every process the workers run, with its input's fields
+    /// The catalog: every process the workers run, with its input's fields, signals and queries
     #[command(after_help = "Example: acme process list --output json")]
     List {
         #[arg(long, value_enum, default_value_t)]
@@ -22,7 +22,8 @@ pub fn run(command: ProcessCommand) -> anyhow::Result<Outcome> {
             match output {
                 Format::Json => output::json(&processes)?,
                 Format::Table => {
-                    let mut table = output::table(&["process", "what it does", "input"]);
+                    let mut table =
+                        output::table(&["process", "what it does", "input", "signals", "queries"]);
                     for process in &processes {
                         let fields = process
                             .input_schema
@@ -34,6 +35,8 @@ pub fn run(command: ProcessCommand) -> anyhow::Result<Outcome> {
                             process.name.to_owned(),
                             process.description.to_owned(),
                             fields,
+                            process.signals.join(", "),
+                            process.queries.join(", "),
                         ]);
                     }
                     println!("{table}");

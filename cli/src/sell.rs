@@ -5,6 +5,7 @@ use acme_workflows::sell_units::{Input, SellUnits};
 use clap::Args;
 
 use crate::Outcome;
+use crate::operator::{Operator, OperatorArgs};
 use crate::run;
 
 #[derive(Debug, Args)]
@@ -25,18 +26,24 @@ pub struct SellArgs {
     /// Wait for the run to finish and print the trade
     #[arg(long)]
     wait: bool,
+    #[command(flatten)]
+    operator: OperatorArgs,
 }
 
 pub async fn run(args: SellArgs) -> anyhow::Result<Outcome> {
     let request_id = args
         .request_id
         .unwrap_or_else(|| format!("s-{}", uuid::Uuid::new_v4().simple()));
-    let handle = run::start::<SellUnits>(Input {
-        request_id,
-        member_id: args.member,
-        asset: args.asset,
-        units: serde_json::Value::String(args.units),
-    })
+    let operator = Operator::connect(&args.operator).await?;
+    let handle = run::start::<SellUnits>(
+        &operator,
+        Input {
+            request_id,
+            member_id: args.member,
+            asset: args.asset,
+            units: serde_json::Value::String(args.units),
+        },
+    )
     .await?;
     if args.wait {
         let output = run::wait(&handle).await?;

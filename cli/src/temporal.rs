@@ -1,5 +1,7 @@
 //! Temporal from the CLI: the shared connection, links into the UI, and `acme temporal setup`.
 
+use acme_sdk::TaskQueues;
+use anyhow::Context as _;
 use clap::Subcommand;
 
 use crate::Outcome;
@@ -34,10 +36,26 @@ pub async fn connect() -> anyhow::Result<temporalio_client::Client> {
 
 /// The Temporal UI page of a workflow.
 pub fn ui_link(workflow_id: &str) -> String {
+    format!("{}/{}", ui_workflows(), workflow_id.replace('/', "%2F"))
+}
+
+/// The Temporal UI's workflow list of our namespace.
+fn ui_workflows() -> String {
     let ui = std::env::var("ACME_TEMPORAL_UI").unwrap_or_else(|_| "http://127.0.0.1:8233".into());
     let namespace = std::env::var("TEMPORAL_NAMESPACE").unwrap_or_else(|_| "default".into());
-    format!(
-        "{ui}/namespaces/{namespace}/workflows/{}",
-        workflow_id.replace('/', "%2F")
-    )
+    format!("{ui}/namespaces/{namespace}/workflows")
+}
+
+/// The Temporal UI's workflow list, searching with a visibility `query`.
+pub fn ui_search_link(query: &str) -> anyhow::Result<String> {
+    let url = reqwest::Url::parse_with_params(&ui_workflows(), &[("query", query)])
+        .context("ACME_TEMPORAL_UI is not a valid URL")?;
+    Ok(url.to_string())
+}
+
+/// The task queues runs are started on: those of the workers `ACME_TASK_QUEUE` names (the
+/// worker reads the same setting), else production's.
+pub fn task_queues() -> TaskQueues {
+    std::env::var("ACME_TASK_QUEUE")
+        .map_or_else(|_| TaskQueues::default(), |base| TaskQueues::new(&base))
 }

@@ -3,9 +3,11 @@
 //!
 //! Rooms: [`chart`] (assets, pots, accounts), [`posting`] (the only way money moves: `post` and
 //! the set-based `post_batch`), [`query`] (balances, statements, journals), [`verify`] (the
-//! tamper-evident hash chain) and [`invariants`] (the design's invariants 1–3 as a report).
+//! tamper-evident hash chain), [`invariants`] (the design's invariants 1–3 as a report) and
+//! [`audit`] (the operator audit log).
 //! Every write validates first and then writes atomically, so a rejected entry leaves nothing.
 
+pub mod audit;
 pub mod chart;
 mod copy;
 mod digest;

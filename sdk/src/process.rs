@@ -2,7 +2,10 @@
 //! search attributes, summary, input schema), how a run is started ([`start`]), its task queues
 //! (bulkheads) and the idempotency keys of its steps.
 
+use chrono::{DateTime, Utc};
+use futures::future::LocalBoxFuture;
 use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use temporalio_client::errors::WorkflowStartError;
 use temporalio_client::{Client, WorkflowHandle, WorkflowIdConflictPolicy, WorkflowStartOptions};
@@ -14,11 +17,18 @@ use crate::search;
 
 /// A business process as the catalog, the worker, the CLI and the Temporal UI see it. The
 /// workflow struct implements it next to its `#[workflow_methods]`.
-pub trait Process: HasWorkflowDefinition<Input: JsonSchema + Send> + Default + 'static {
+pub trait Process:
+    HasWorkflowDefinition<Input: JsonSchema + Serialize + DeserializeOwned + Send> + Default + 'static
+{
     /// The stable name, equal to the workflow type name. Never change it once deployed.
     const NAME: &'static str;
     /// One line on what the process does, for `acme process list`.
     const DESCRIPTION: &'static str;
+    /// The names of its `#[signal]`s, for `acme process list` and `acme signal`.
+    const SIGNALS: &'static [&'static str] = &[];
+    /// The names of its `#[query]`s. A query named [`STATUS_QUERY`] whose answer has a
+    /// `waiting` field ([`Waiting`]) is read by `acme stuck`.
+    const QUERIES: &'static [&'static str] = &[];
 
     /// The business key the run is identified by (a request id, a date, ...).
     fn business_key(input: &Self::Input) -> String;
@@ -36,12 +46,52 @@ pub trait Process: HasWorkflowDefinition<Input: JsonSchema + Send> + Default + '
     fn summary(input: &Self::Input) -> String;
 }
 
-/// What the catalog says of one process, for listings and conformance checks.
+/// The query `acme stuck` asks every running process that declares it.
+pub const STATUS_QUERY: &str = "status";
+
+/// What a run is waiting for from outside, and until when that is normal. A process that
+/// waits for an external event puts this in its status query's `waiting` field; once
+/// `deadline` has passed, `acme stuck` lists the run with `what`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// e.g. "the custodian's price for order O-1"
+    pub what: String,
+    pub since: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+}
+
+/// What the catalog says of one process, for listings, `acme start` and conformance checks.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProcessInfo {
     pub name: &'static str,
     pub description: &'static str,
+    pub signals: &'static [&'static str],
+    pub queries: &'static [&'static str],
     pub input_schema: schemars::Schema,
+    /// The workflow id a JSON input would run under; an input that does not fit is refused.
+    #[serde(skip)]
+    pub workflow_id_of: fn(&serde_json::Value) -> Result<String, StartJsonError>,
+    /// Starts a run from JSON input (for `acme start`), returning its workflow id.
+    #[serde(skip)]
+    pub start_json: StartJson,
+}
+
+/// Starts a run of one process from JSON input; see [`ProcessInfo::start_json`].
+pub type StartJson = for<'a> fn(
+    &'a Client,
+    &'a TaskQueues,
+    serde_json::Value,
+) -> LocalBoxFuture<'a, Result<String, StartJsonError>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartJsonError {
+    #[error("the input does not fit {process}'s input schema: {reason}")]
+    Input {
+        process: &'static str,
+        reason: String,
+    },
+    #[error(transparent)]
+    Start(#[from] WorkflowStartError),
 }
 
 impl ProcessInfo {
@@ -49,9 +99,34 @@ impl ProcessInfo {
         Self {
             name: P::NAME,
             description: P::DESCRIPTION,
+            signals: P::SIGNALS,
+            queries: P::QUERIES,
             input_schema: schemars::schema_for!(P::Input),
+            workflow_id_of: |input| Ok(P::workflow_id(&parse_input::<P>(input)?)),
+            start_json: start_json::<P>,
         }
     }
+}
+
+fn parse_input<P: Process>(
+    input: &serde_json::Value,
+) -> Result<<P as WorkflowDefinition>::Input, StartJsonError> {
+    <P as WorkflowDefinition>::Input::deserialize(input).map_err(|e| StartJsonError::Input {
+        process: P::NAME,
+        reason: e.to_string(),
+    })
+}
+
+fn start_json<'a, P: Process>(
+    client: &'a Client,
+    queues: &'a TaskQueues,
+    input: serde_json::Value,
+) -> LocalBoxFuture<'a, Result<String, StartJsonError>> {
+    Box::pin(async move {
+        let input = parse_input::<P>(&input)?;
+        let handle = start::<P>(client, queues, input).await?;
+        Ok(handle.info().workflow_id.clone())
+    })
 }
 
 /// Every run's search attributes: the process, its business key, and the process's own.

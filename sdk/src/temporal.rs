@@ -25,9 +25,18 @@ pub enum ConnectError {
 
 /// A client for the configured Temporal server and namespace.
 pub async fn connect() -> Result<Client, ConnectError> {
-    let (connection_options, client_options) =
+    connect_as(None).await
+}
+
+/// A client whose requests carry `identity` (e.g. "alice via acme"), so the run's history
+/// records who started, signalled, cancelled or terminated it.
+pub async fn connect_as(identity: Option<&str>) -> Result<Client, ConnectError> {
+    let (mut connection_options, client_options) =
         ClientOptions::load_from_config(LoadClientConfigProfileOptions::default())
             .map_err(|e| ConnectError::Settings(e.to_string()))?;
+    if let Some(identity) = identity {
+        identity.clone_into(&mut connection_options.identity);
+    }
     let address = connection_options.target.to_string();
     let connection = tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(connection_options))
         .await

@@ -170,6 +170,7 @@ impl Dealing {
             dealing_cycle::Input {
                 dealing_date: date.to_string(),
                 poll_every_secs: Some(1),
+                expect_within_secs: None,
             },
         )
         .await

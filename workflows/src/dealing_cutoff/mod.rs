@@ -93,6 +93,7 @@ impl DealingCutoff {
         let cycle = dealing_cycle::Input {
             dealing_date: DateTime::<Utc>::from(now).date_naive().to_string(),
             poll_every_secs: input.poll_every_secs,
+            expect_within_secs: None,
         };
         let workflow_id = <DealingCycle as Process>::workflow_id(&cycle);
         let options = child_options::<DealingCycle>(&cycle);

@@ -34,6 +34,10 @@ pub struct Input {
     /// Seconds between custodian status polls while waiting (default 300).
     #[serde(default)]
     pub poll_every_secs: Option<u64>,
+    /// Seconds each external trade may wait for the custodian before it is overdue and listed
+    /// by `acme stuck` (default two days).
+    #[serde(default)]
+    pub expect_within_secs: Option<u64>,
 }
 
 /// How one external trade of the day ended.
@@ -71,6 +75,7 @@ pub struct DealingCycle {
 impl Process for DealingCycle {
     const NAME: &'static str = "dealing-cycle";
     const DESCRIPTION: &'static str = "A dealing day: close pending member trades into external trades and run each to settlement";
+    const QUERIES: &'static [&'static str] = &[acme_sdk::process::STATUS_QUERY];
 
     fn business_key(input: &Input) -> String {
         input.dealing_date.clone()
@@ -125,10 +130,14 @@ impl DealingCycle {
         let poll_every_secs = input
             .poll_every_secs
             .unwrap_or(external_trade::DEFAULT_POLL_EVERY.as_secs());
+        let expect_within_secs = input
+            .expect_within_secs
+            .unwrap_or(external_trade::DEFAULT_EXPECT_WITHIN.as_secs());
         let children = trades.into_iter().enumerate().map(|(index, trade)| {
             let child = external_trade::Input {
                 trade,
                 poll_every_secs,
+                expect_within_secs,
             };
             let options = child_options::<ExternalTradeWorkflow>(&child);
             let ctx = &*ctx;

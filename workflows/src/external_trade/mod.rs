@@ -21,8 +21,8 @@ use acme_activities::dealing::{
 use acme_custodian::messages::{Confirmation, OrderState, OrderStatus};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
-use acme_sdk::{BusinessError, Process, Saga, TaskQueues, activity_options};
-use chrono::NaiveDate;
+use acme_sdk::{BusinessError, Process, Saga, TaskQueues, Waiting, activity_options};
+use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use temporalio_macros::{workflow, workflow_methods};
@@ -31,6 +31,10 @@ use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, 
 /// How often to ask the custodian when no callback has come, unless the input says otherwise.
 pub const DEFAULT_POLL_EVERY: Duration = Duration::from_secs(300);
 
+/// How long a wait for the custodian (the price, then settlement) may take before the run is
+/// overdue and `acme stuck` lists it, unless the input says otherwise.
+pub const DEFAULT_EXPECT_WITHIN: Duration = Duration::from_secs(2 * 24 * 3600);
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Input {
     /// The external trade, as `dealing.close_day` sealed it.
@@ -38,6 +42,13 @@ pub struct Input {
     pub trade: ExternalTrade,
     /// Seconds between status polls while waiting for the custodian.
     pub poll_every_secs: u64,
+    /// Seconds each wait for the custodian may take before the run is overdue (default two days).
+    #[serde(default = "default_expect_within_secs")]
+    pub expect_within_secs: u64,
+}
+
+fn default_expect_within_secs() -> u64 {
+    DEFAULT_EXPECT_WITHIN.as_secs()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +85,15 @@ pub struct Status {
     pub rejected_after_acceptance: Option<String>,
     /// Why the last status poll failed, if it did.
     pub last_poll_error: Option<String>,
+    /// What the run is waiting for from the custodian, and until when that is normal.
+    pub waiting: Option<Waiting>,
+}
+
+/// How a run waits for the custodian: how often it asks, and how long before it is overdue.
+#[derive(Debug, Clone, Copy)]
+struct Patience {
+    poll_every: Duration,
+    expect_within: Duration,
 }
 
 #[workflow]
@@ -86,6 +106,8 @@ impl Process for ExternalTradeWorkflow {
     const NAME: &'static str = "external-trade";
     const DESCRIPTION: &'static str =
         "One aggregated trade with the custodian: place, priced, allocate to pots, settled";
+    const SIGNALS: &'static [&'static str] = &["priced", "settled"];
+    const QUERIES: &'static [&'static str] = &[acme_sdk::process::STATUS_QUERY];
 
     fn business_key(input: &Input) -> String {
         input.trade.order_ref.clone()
@@ -124,7 +146,10 @@ impl ExternalTradeWorkflow {
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<Outcome> {
         let queues = TaskQueues::of_workflow_queue(ctx.task_queue());
         let trade = input.trade;
-        let poll_every = Duration::from_secs(input.poll_every_secs.max(1));
+        let patience = Patience {
+            poll_every: Duration::from_secs(input.poll_every_secs.max(1)),
+            expect_within: Duration::from_secs(input.expect_within_secs),
+        };
         ctx.state_mut(|s| s.status.order_ref.clone_from(&trade.order_ref));
 
         // If placing fails for good after the custodian may have taken the order, the order
@@ -168,7 +193,8 @@ impl ExternalTradeWorkflow {
         .map_err(fail_workflow)?;
 
         ctx.state_mut(|s| s.status.stage = Stage::AwaitingPrice);
-        Self::wait_for(ctx, &queues, &trade, poll_every, |s| {
+        let what = format!("the custodian's price for order {}", trade.order_ref);
+        Self::wait_for(ctx, &queues, &trade, patience, what, |s| {
             s.confirmation.is_some()
         })
         .await?;
@@ -198,7 +224,11 @@ impl ExternalTradeWorkflow {
             .map_err(fail_workflow)?;
 
         ctx.state_mut(|s| s.status.stage = Stage::AwaitingSettlement);
-        Self::wait_for(ctx, &queues, &trade, poll_every, |s| s.settled_on.is_some()).await?;
+        let what = format!("settlement of order {}", trade.order_ref);
+        Self::wait_for(ctx, &queues, &trade, patience, what, |s| {
+            s.settled_on.is_some()
+        })
+        .await?;
         ctx.state_mut(|s| s.status.stage = Stage::Settling);
         ctx.execute_activity(
             DealingActivities::settle,
@@ -241,16 +271,27 @@ impl ExternalTradeWorkflow {
     }
 
     /// Waits until `done` holds: woken by a signal, or, every `poll_every`, by asking the
-    /// custodian directly, so a lost callback only delays the trade.
+    /// custodian directly, so a lost callback only delays the trade. While waiting, the status
+    /// says for `what` and until when, so an overdue run shows up in `acme stuck`.
     async fn wait_for(
         ctx: &mut WorkflowContext<Self>,
         queues: &TaskQueues,
         trade: &ExternalTrade,
-        poll_every: Duration,
+        patience: Patience,
+        what: String,
         done: fn(&Status) -> bool,
     ) -> WorkflowResult<()> {
         use futures::future::{Either, select};
         use temporalio_sdk::CancellableFuture as _;
+        let poll_every = patience.poll_every;
+        let since = ctx.workflow_time().map(DateTime::<Utc>::from);
+        ctx.state_mut(|s| {
+            s.status.waiting = since.map(|since| Waiting {
+                what,
+                since,
+                deadline: since + patience.expect_within,
+            });
+        });
         while !ctx.state(|s| done(&s.status)) {
             let signalled = ctx.wait_condition(move |s| done(&s.status));
             let timer = ctx.timer(poll_every);
@@ -276,6 +317,7 @@ impl ExternalTradeWorkflow {
                 }
             }
         }
+        ctx.state_mut(|s| s.status.waiting = None);
         Ok(())
     }
 }

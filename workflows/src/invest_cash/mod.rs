@@ -88,6 +88,7 @@ pub struct InvestCash {
 impl Process for InvestCash {
     const NAME: &'static str = "invest-cash";
     const DESCRIPTION: &'static str = "A member invests cash: it is received and reserved, and buy trades are created per the model portfolio";
+    const QUERIES: &'static [&'static str] = &[acme_sdk::process::STATUS_QUERY];
 
     fn business_key(input: &Input) -> String {
         input.request_id.clone()

@@ -61,6 +61,7 @@ impl Process for SellUnits {
     const NAME: &'static str = "sell-units";
     const DESCRIPTION: &'static str =
         "A member sells units of one fund: the units are reserved and a sell trade is created";
+    const QUERIES: &'static [&'static str] = &["trade"];
 
     fn business_key(input: &Input) -> String {
         input.request_id.clone()

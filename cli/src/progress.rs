@@ -1,0 +1,61 @@
+//! Progress of long commands on stderr: a bar on a terminal, a line per change otherwise (so
+//! logs of scripted runs still show how far a command got).
+
+use std::io::IsTerminal as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Debug)]
+pub struct Progress {
+    what: &'static str,
+    /// `None` when stderr is not a terminal.
+    bar: Option<ProgressBar>,
+    last_printed: AtomicU64,
+}
+
+impl Progress {
+    /// Progress towards `total` units of `what` (e.g. "members seeded").
+    pub fn new(what: &'static str, total: u64) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} {msg} [{bar:40}] {pos}/{len} ({elapsed}, about {eta} left)",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_message(what);
+            bar.enable_steady_tick(std::time::Duration::from_millis(200));
+            bar
+        });
+        Self {
+            what,
+            bar,
+            last_printed: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// `done` of `total` so far (the total may change, e.g. once a cycle knows its trades).
+    pub fn update(&self, done: u64, total: u64) {
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(total);
+                bar.set_position(done);
+            }
+            None => {
+                if self.last_printed.swap(done, Ordering::Relaxed) != done {
+                    eprintln!("{}: {done}/{total}", self.what);
+                }
+            }
+        }
+    }
+
+    /// Removes the bar; what the command prints next stands on its own.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
