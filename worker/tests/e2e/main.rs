@@ -8,6 +8,7 @@
 mod dealing_support;
 mod support;
 
+mod cli;
 mod dealing;
 mod invest_cash;
 mod workers;

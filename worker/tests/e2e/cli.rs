@@ -1,0 +1,424 @@
+//! `acme`, the binary operators type, against a real stack: a local Temporal server, a ledger
+//! database, the worker assembly and (for dealing) the custodian simulator. Each command's JSON
+//! output is parsed and checked; refusals must leave the audit log as it was.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use acme_custodian::messages::Faults;
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+use crate::dealing_support::{Dealing, FUNDS, book_buys, monday};
+use crate::support::{Platform, on_local_set};
+
+/// The `acme` binary cargo built beside this test (`cargo test --workspace` builds it, as the
+/// cli crate's own tests need it).
+fn acme_binary() -> PathBuf {
+    let binary = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("acme");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it with `cargo build -p acme-cli` (ops/test does)",
+        binary.display()
+    );
+    binary
+}
+
+/// `acme` pointed at a test's platform, acting as `operator`, starting runs on `queue`.
+struct Acme<'a> {
+    platform: &'a Platform,
+    operator: &'a str,
+    queue: String,
+}
+
+impl<'a> Acme<'a> {
+    fn new(platform: &'a Platform) -> Self {
+        Self {
+            platform,
+            operator: "alice",
+            queue: platform.temporal.queues.workflows.clone(),
+        }
+    }
+
+    fn as_operator(&self, operator: &'a str) -> Self {
+        Self {
+            operator,
+            queue: self.queue.clone(),
+            ..*self
+        }
+    }
+
+    /// The same, starting runs on queues no worker polls (so they stay running).
+    fn on_idle_queues(&self) -> Self {
+        Self {
+            queue: format!("{}-idle", self.queue),
+            ..*self
+        }
+    }
+
+    async fn run(&self, args: &[&str]) -> Output {
+        let db = self.platform.db.app_url();
+        tokio::process::Command::new(acme_binary())
+            .args(args)
+            .env("TEMPORAL_ADDRESS", self.platform.temporal.address())
+            .env("TEMPORAL_NAMESPACE", "default")
+            .env("DATABASE_URL", &db)
+            .env("ACME_READONLY_DATABASE_URL", &db)
+            .env("ACME_TASK_QUEUE", &self.queue)
+            .env("ACME_OPERATOR", self.operator)
+            .output()
+            .await
+            .unwrap()
+    }
+
+    /// Runs a command that must succeed; returns its stdout.
+    async fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args).await;
+        assert!(
+            output.status.success(),
+            "acme {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let stdout = self.ok(args).await;
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("acme {args:?}: {e}: {stdout}"))
+    }
+
+    /// Asks until `done` holds (runs finish and visibility catches up eventually), for at
+    /// most 30 s.
+    async fn eventually(&self, args: &[&str], done: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let value = self.json(args).await;
+            if done(&value) {
+                return value;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "acme {args:?} never got there: {value:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Runs a command that must be refused with exit code 2; returns its stderr.
+    async fn refused(&self, args: &[&str]) -> String {
+        let output = self.run(args).await;
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(2), "acme {args:?}: {stderr}");
+        stderr
+    }
+}
+
+fn runs(listing: &Value) -> Vec<&str> {
+    listing["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| run["workflow_id"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn operators_start_inspect_and_stop_runs_and_every_action_is_audited() {
+    on_local_set(async {
+        let platform = Platform::start(&[("m-1", Some("balanced"))]).await;
+        let worker = platform.spawn_worker("worker-1");
+        let acme = Acme::new(&platform);
+
+        let catalog = acme.json(&["process", "list", "--output", "json"]).await;
+        let trade = catalog
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "external-trade")
+            .unwrap();
+        assert_eq!(trade["signals"], serde_json::json!(["priced", "settled"]));
+        assert_eq!(trade["queries"], serde_json::json!(["status"]));
+
+        let started = acme
+            .ok(&[
+                "start",
+                "invest-cash",
+                "-f",
+                "request_id=r-cli",
+                "-f",
+                "member_id=m-1",
+                "-f",
+                "amount=100.00",
+            ])
+            .await;
+        assert!(started.contains("workflow invest/r-cli"), "{started}");
+        let run = acme
+            .eventually(&["describe", "invest/r-cli", "--output", "json"], |run| {
+                run["status"] == "completed"
+            })
+            .await;
+        assert_eq!(run["process"], "invest-cash");
+        assert_eq!(run["summary"], "invest £100.00 for member m-1");
+        assert!(run["ui"].as_str().unwrap().ends_with("invest%2Fr-cli"));
+
+        let status = acme
+            .json(&["query", "invest/r-cli", "status", "--output", "json"])
+            .await;
+        assert_eq!(status["trade_ids"].as_array().unwrap().len(), 3);
+
+        let listing = acme
+            .eventually(
+                &[
+                    "list",
+                    "--member",
+                    "m-1",
+                    "--status",
+                    "completed",
+                    "--output",
+                    "json",
+                ],
+                |listing| runs(listing) == ["invest/r-cli"],
+            )
+            .await;
+        assert_eq!(
+            listing["query"],
+            "AcmeMemberId = 'm-1' AND ExecutionStatus = 'Completed' AND AcmeProcess IS NOT NULL"
+        );
+        assert!(
+            listing["ui"]
+                .as_str()
+                .unwrap()
+                .contains("query=AcmeMemberId")
+        );
+        let none = acme
+            .json(&["list", "--process", "sell-units", "--output", "json"])
+            .await;
+        assert!(runs(&none).is_empty());
+
+        let member = acme
+            .json(&["member", "show", "m-1", "--output", "json"])
+            .await;
+        assert_eq!(member["portfolio"], "balanced");
+        assert_eq!(member["latest_trades"].as_array().unwrap().len(), 3);
+        let reserved: Vec<&Value> = member["balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|b| b["asset_code"] == "GBP" && b["purpose"] == "reserved")
+            .collect();
+        assert_eq!(reserved.len(), 1);
+        assert_eq!(
+            reserved[0]["amount"]
+                .as_str()
+                .unwrap()
+                .parse::<Decimal>()
+                .unwrap(),
+            Decimal::new(10_000, 2)
+        );
+        let pot = member["pot_id"].to_string();
+        let balances = acme
+            .json(&["ledger", "balance", "--pot", &pot, "--output", "json"])
+            .await;
+        assert_eq!(balances, member["balances"]);
+        let journal = acme
+            .json(&[
+                "ledger",
+                "journal",
+                "--workflow",
+                "invest/r-cli",
+                "--output",
+                "json",
+            ])
+            .await;
+        assert_eq!(journal.as_array().unwrap().len(), 2, "receive and reserve");
+        let verified = acme.json(&["ledger", "verify", "--output", "json"]).await;
+        assert_eq!(verified["first_break"], Value::Null);
+        acme.json(&["ledger", "invariants", "--output", "json"])
+            .await;
+
+        // Refusals: nothing is done and nothing is recorded.
+        let unknown_signal = acme.refused(&["signal", "invest/r-cli", "nope"]).await;
+        assert!(
+            unknown_signal.contains("invest-cash has no signal \"nope\""),
+            "{unknown_signal}"
+        );
+        let no_run = acme.refused(&["describe", "invest/never"]).await;
+        assert!(no_run.contains("no run \"invest/never\" found"), "{no_run}");
+
+        // A run no worker picks up, cancelled by one operator and terminated by another.
+        let idle = acme.on_idle_queues();
+        idle.ok(&[
+            "start",
+            "invest-cash",
+            "--input",
+            r#"{"request_id": "r-idle", "member_id": "m-1", "amount": "5.00"}"#,
+        ])
+        .await;
+        idle.refused(&["terminate", "invest/r-idle"]).await;
+        idle.ok(&[
+            "cancel",
+            "invest/r-idle",
+            "--reason",
+            "member withdrew (ticket 7)",
+        ])
+        .await;
+        idle.as_operator("bob")
+            .ok(&[
+                "terminate",
+                "invest/r-idle",
+                "--reason",
+                "never picked up (ticket 8)",
+            ])
+            .await;
+        let run = acme
+            .json(&["describe", "invest/r-idle", "--output", "json"])
+            .await;
+        assert_eq!(run["status"], "terminated");
+
+        let audit = acme.json(&["audit", "--output", "json"]).await;
+        let rows: Vec<(&str, &str, &str, &str)> = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| {
+                (
+                    row["operator"].as_str().unwrap(),
+                    row["action"].as_str().unwrap(),
+                    row["workflow_id"].as_str().unwrap(),
+                    row["reason"].as_str().unwrap_or(""),
+                )
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (
+                    "bob",
+                    "terminate",
+                    "invest/r-idle",
+                    "never picked up (ticket 8)"
+                ),
+                (
+                    "alice",
+                    "cancel",
+                    "invest/r-idle",
+                    "member withdrew (ticket 7)"
+                ),
+                ("alice", "start", "invest/r-idle", ""),
+                ("alice", "start", "invest/r-cli", ""),
+            ]
+        );
+        assert!(
+            audit
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|row| row["accepted"] == true)
+        );
+        let by_bob = acme
+            .json(&["audit", "--operator", "bob", "--output", "json"])
+            .await;
+        assert_eq!(by_bob.as_array().unwrap().len(), 1);
+        // The audit log cannot be edited, even by the application's role.
+        let edited = sqlx::query("update operator_action set reason = 'nothing to see'")
+            .execute(platform.db.ledger.pool())
+            .await;
+        assert!(edited.is_err());
+
+        worker.stop().await;
+        platform.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_stuck_external_trade_is_listed_with_why_and_found_by_the_ui_search() {
+    on_local_set(async {
+        let day = monday();
+        let date = day.to_string();
+        let dealing = Dealing::start(1, day).await;
+        book_buys(
+            dealing.ledger(),
+            "stuck",
+            &[("m-0".to_owned(), FUNDS[0], Decimal::new(10_000, 2))],
+        )
+        .await;
+        // Callbacks lost, and polling (hourly) too slow to notice within the test.
+        dealing
+            .faults(&Faults {
+                drop_callbacks: true,
+                ..Faults::default()
+            })
+            .await;
+        let worker = dealing.platform.spawn_worker("worker-1");
+        let acme = Acme::new(&dealing.platform);
+        let healthy = acme.json(&["stuck", "--output", "json"]).await;
+        assert_eq!(healthy, serde_json::json!([]));
+
+        acme.ok(&[
+            "dealing",
+            "run",
+            "--date",
+            &date,
+            "--poll-every",
+            "3600",
+            "--expect-within",
+            "1",
+        ])
+        .await;
+        dealing.wait_until_none_in(day, "created").await;
+        dealing.advance_one_day().await;
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+        let output = acme.run(&["stuck", "--output", "json"]).await;
+        assert_eq!(output.status.code(), Some(1), "stuck runs exit 1");
+        let stuck: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let stuck = stuck.as_array().unwrap();
+        let workflow_id = format!("external-trade/{date}/{}/buy", FUNDS[0]);
+        assert_eq!(stuck.len(), 1, "{stuck:#?}");
+        assert_eq!(stuck[0]["workflow_id"], workflow_id.as_str());
+        let why = stuck[0]["reasons"][0].as_str().unwrap();
+        assert!(
+            why.starts_with("waiting for the custodian's price for order")
+                && why.contains("overdue"),
+            "{why}"
+        );
+
+        // The same run, found by the search the Temporal UI runs.
+        let listing = acme
+            .eventually(
+                &[
+                    "list",
+                    "--process",
+                    "external-trade",
+                    "--status",
+                    "running",
+                    "--date",
+                    &date,
+                    "--output",
+                    "json",
+                ],
+                |listing| runs(listing) == [workflow_id.as_str()],
+            )
+            .await;
+        assert!(listing["ui"].as_str().unwrap().contains("AcmeDealingDate"));
+        let trades = acme
+            .json(&["dealing", "status", "--date", &date, "--output", "json"])
+            .await;
+        assert_eq!(trades[0]["status"], "placed");
+        let waiting = acme
+            .json(&["query", &workflow_id, "--output", "json"])
+            .await;
+        assert_eq!(waiting["stage"], "awaiting-price");
+
+        worker.stop().await;
+        dealing.finish().await;
+    })
+    .await;
+}
