@@ -30,6 +30,7 @@ use temporalio_common::WorkflowDefinition;
 use crate::Outcome;
 use crate::connect::{self, AppDatabase};
 use crate::output;
+use crate::progress::Progress;
 use crate::temporal;
 
 /// Requests in flight at once while investing and selling.
@@ -172,13 +173,15 @@ pub async fn run(args: BusinessDayArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Runs every request through process `P`, `IN_FLIGHT` at a time, printing progress.
+/// Runs every request through process `P`, `IN_FLIGHT` at a time, showing progress.
 async fn run_all<P: Process>(
     client: &Client,
-    what: &str,
-    inputs: impl Iterator<Item = <P as WorkflowDefinition>::Input>,
+    what: &'static str,
+    inputs: impl ExactSizeIterator<Item = <P as WorkflowDefinition>::Input>,
 ) -> anyhow::Result<()> {
     let started = Instant::now();
+    let total = inputs.len() as u64;
+    let progress = Progress::new(what, total);
     let queues = temporal::task_queues();
     let mut results = futures::stream::iter(inputs)
         .map(|input| {
@@ -199,10 +202,9 @@ async fn run_all<P: Process>(
     while let Some(result) = results.next().await {
         result?;
         done += 1;
-        if done.is_multiple_of(100) {
-            println!("  {what}: {done} done ({}/s)", per_second(done, started));
-        }
+        progress.update(done as u64, total);
     }
+    progress.finish();
     println!(
         "{what}: {done} requests completed in {:.1}s ({}/s)",
         started.elapsed().as_secs_f64(),

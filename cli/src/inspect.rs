@@ -324,8 +324,8 @@ fn overdue_wait(status: &serde_json::Value, now: DateTime<Utc>) -> Option<String
         format!(
             "waiting for {} since {}; expected by {} ({} overdue)",
             waiting.what,
-            waiting.since.to_rfc3339(),
-            waiting.deadline.to_rfc3339(),
+            output::when(waiting.since),
+            output::when(waiting.deadline),
             humantime::format_duration(Duration::from_secs(overdue.as_secs()))
         )
     })

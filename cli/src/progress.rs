@@ -1,5 +1,5 @@
-//! Progress of long commands on stderr: a bar on a terminal, a line per change otherwise (so
-//! logs of scripted runs still show how far a command got).
+//! Progress of long commands on stderr: a bar on a terminal; otherwise a line at each tenth of
+//! the way (so logs of scripted runs still show how far a command got without flooding them).
 
 use std::io::IsTerminal as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +11,8 @@ pub struct Progress {
     what: &'static str,
     /// `None` when stderr is not a terminal.
     bar: Option<ProgressBar>,
-    last_printed: AtomicU64,
+    /// The last tenth of the way printed (plain mode).
+    last_tenth: AtomicU64,
 }
 
 impl Progress {
@@ -33,7 +34,7 @@ impl Progress {
         Self {
             what,
             bar,
-            last_printed: AtomicU64::new(u64::MAX),
+            last_tenth: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -45,7 +46,8 @@ impl Progress {
                 bar.set_position(done);
             }
             None => {
-                if self.last_printed.swap(done, Ordering::Relaxed) != done {
+                let tenth = done * 10 / total.max(1);
+                if self.last_tenth.swap(tenth, Ordering::Relaxed) != tenth {
                     eprintln!("{}: {done}/{total}", self.what);
                 }
             }

@@ -237,6 +237,38 @@ async fn operators_start_inspect_and_stop_runs_and_every_action_is_audited() {
             ])
             .await;
         assert_eq!(journal.as_array().unwrap().len(), 2, "receive and reserve");
+        let statement = acme
+            .json(&["ledger", "statement", "--pot", &pot, "--output", "json"])
+            .await;
+        assert_eq!(
+            statement.as_array().unwrap().len(),
+            3,
+            "received, then reserved"
+        );
+
+        // The typed commands go the same way as `acme start`.
+        acme.ok(&[
+            "member",
+            "onboard",
+            "--member",
+            "m-2",
+            "--portfolio",
+            "cautious",
+        ])
+        .await;
+        let invested = acme
+            .ok(&[
+                "invest",
+                "--member",
+                "m-2",
+                "--amount",
+                "1.00",
+                "--request-id",
+                "r-typed",
+                "--wait",
+            ])
+            .await;
+        assert!(invested.contains("reserved £1.00"), "{invested}");
         let verified = acme.json(&["ledger", "verify", "--output", "json"]).await;
         assert_eq!(verified["first_break"], Value::Null);
         acme.json(&["ledger", "invariants", "--output", "json"])
@@ -311,6 +343,7 @@ async fn operators_start_inspect_and_stop_runs_and_every_action_is_audited() {
                     "member withdrew (ticket 7)"
                 ),
                 ("alice", "start", "invest/r-idle", ""),
+                ("alice", "start", "invest/r-typed", ""),
                 ("alice", "start", "invest/r-cli", ""),
             ]
         );
@@ -417,8 +450,61 @@ async fn a_stuck_external_trade_is_listed_with_why_and_found_by_the_ui_search() 
             .await;
         assert_eq!(waiting["stage"], "awaiting-price");
 
+        // The repair: the operator reads the confirmation from the custodian and signals it,
+        // as the lost callbacks would have; the trade then runs to settlement.
+        let order_ref = waiting["order_ref"].as_str().unwrap();
+        let confirmation = custodian_confirmation(&dealing, order_ref).await;
+        let priced = confirmation.to_string();
+        acme.ok(&["signal", &workflow_id, "priced", "--input", &priced])
+            .await;
+        acme.eventually(&["query", &workflow_id, "--output", "json"], |status| {
+            status["stage"] == "awaiting-settlement"
+        })
+        .await;
+        dealing.advance_one_day().await;
+        let settled = serde_json::json!({
+            "order_ref": order_ref,
+            "settlement_date": confirmation["settlement_date"],
+        })
+        .to_string();
+        acme.ok(&["signal", &workflow_id, "settled", "--input", &settled])
+            .await;
+        let cycle = acme
+            .eventually(
+                &["describe", &format!("dealing/{date}"), "--output", "json"],
+                |run| run["status"] != "running",
+            )
+            .await;
+        assert_eq!(cycle["status"], "completed");
+        assert_eq!(
+            crate::dealing_support::internal_units(dealing.ledger()).await,
+            dealing.holdings().await
+        );
+        let signals = acme
+            .json(&["audit", "--workflow", &workflow_id, "--output", "json"])
+            .await;
+        assert_eq!(signals.as_array().unwrap().len(), 2);
+        assert_eq!(signals[0]["detail"]["signal"], "settled");
+        assert_eq!(signals[1]["detail"]["signal"], "priced");
+
         worker.stop().await;
         dealing.finish().await;
     })
     .await;
+}
+
+/// The custodian's confirmation of an order, as its status endpoint gives it.
+async fn custodian_confirmation(dealing: &Dealing, order_ref: &str) -> Value {
+    let url = format!("{}/orders/{order_ref}", dealing.platform.custodian_url);
+    let status: Value = dealing
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "PRICED", "{status:#}");
+    status["confirmation"].clone()
 }
