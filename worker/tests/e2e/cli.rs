@@ -508,3 +508,82 @@ async fn custodian_confirmation(dealing: &Dealing, order_ref: &str) -> Value {
     assert_eq!(status["status"], "PRICED", "{status:#}");
     status["confirmation"].clone()
 }
+
+#[tokio::test]
+async fn set_up_seeding_selling_scheduling_and_the_ledger_tour_run_against_a_real_stack() {
+    on_local_set(async {
+        let platform = Platform::start(&[]).await;
+        let worker = platform.spawn_worker("worker-1");
+        let acme = Acme::new(&platform);
+
+        let setup = acme.ok(&["temporal", "setup"]).await;
+        assert!(
+            setup.contains("AcmeProcess") && setup.contains("AcmeDealingDate"),
+            "{setup}"
+        );
+        let seeded = acme
+            .ok(&["member", "seed", "--count", "20", "--prefix", "s"])
+            .await;
+        assert!(seeded.starts_with("20 new members (20 asked)"), "{seeded}");
+        let again = acme
+            .ok(&["member", "seed", "--count", "20", "--prefix", "s"])
+            .await;
+        assert!(again.starts_with("0 new members (20 asked)"), "{again}");
+        let member = acme
+            .json(&["member", "show", "s-20", "--output", "json"])
+            .await;
+        assert_eq!(member["portfolio"], "balanced");
+
+        // Selling units the member does not hold fails with its business code.
+        let refused = acme
+            .refused(&[
+                "sell",
+                "--member",
+                "s-1",
+                "--asset",
+                "GB00ACMEGLB1",
+                "--units",
+                "1.5",
+                "--request-id",
+                "s-none",
+                "--wait",
+            ])
+            .await;
+        assert!(
+            refused.contains("sell/s-none failed [ledger.overdraft]"),
+            "{refused}"
+        );
+
+        let scheduled = acme
+            .ok(&[
+                "dealing",
+                "schedule",
+                "--at",
+                "16:00",
+                "--timezone",
+                "Europe/London",
+            ])
+            .await;
+        assert!(
+            scheduled.contains("schedule dealing-cutoff: weekdays at 16:00:00 Europe/London"),
+            "{scheduled}"
+        );
+        let tour = acme.ok(&["ledger", "tour", "--members", "10"]).await;
+        assert!(tour.contains("journal chain: sound"), "{tour}");
+        let invariants = acme
+            .json(&["ledger", "invariants", "--output", "json"])
+            .await;
+        assert!(
+            invariants["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|check| check["violation_count"] == 0),
+            "{invariants:#}"
+        );
+
+        worker.stop().await;
+        platform.finish().await;
+    })
+    .await;
+}
