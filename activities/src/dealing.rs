@@ -506,73 +506,18 @@ impl DealingActivities {
         .bind(external_trade_id)
         .fetch_one(self.ledger.pool())
         .await?;
-        let mut done = 0_i64;
-        loop {
-            let chunk: Vec<(Uuid, String, Decimal)> = sqlx::query_as(
-                "select trade_id, member_id, delivered from member_trade
-                 where external_trade_id = $1 and status = 'priced'
-                 order by trade_id limit $2",
-            )
-            .bind(external_trade_id)
-            .bind(CHUNK)
-            .fetch_all(self.ledger.pool())
-            .await?;
-            if chunk.is_empty() {
-                break;
-            }
-            let members: Vec<String> = chunk.iter().map(|(_, m, _)| m.clone()).collect();
-            let accounts = self
-                .ledger
-                .open_pots_in_bulk(
-                    OwnerKind::Member,
-                    &members,
-                    &[
-                        (assets.delivered.clone(), "unsettled"),
-                        (assets.delivered.clone(), "available"),
-                    ],
-                )
-                .await
-                .map_err(ledger_failure)?;
-            let entries: Vec<NewEntry> = chunk
-                .iter()
-                .zip(&accounts)
-                .filter(|((_, _, share), _)| !share.is_zero())
-                .map(|((trade_id, member_id, share), member)| {
-                    let [unsettled, available] = opened(member)?;
-                    Ok(self.entry(
-                        &trade,
-                        settles_on,
-                        &format!("settle/{trade_id}"),
-                        "dealing.settled",
-                        vec![
-                            NewPosting {
-                                account_id: unsettled,
-                                amount: -*share,
-                            },
-                            NewPosting {
-                                account_id: available,
-                                amount: *share,
-                            },
-                        ],
-                        member_metadata(member_id, trade_id),
-                    ))
-                })
-                .collect::<Result<_, ActivityError>>()?;
-            self.ledger
-                .post_batch(&entries)
-                .await
-                .map_err(ledger_failure)?;
-            let ids: Vec<Uuid> = chunk.iter().map(|(id, _, _)| *id).collect();
-            sqlx::query(
-                "update member_trade set status = 'settled'
-                 where trade_id = any($1) and status = 'priced'",
-            )
-            .bind(&ids)
-            .execute(self.ledger.pool())
-            .await?;
-            done += i64::try_from(chunk.len()).unwrap_or(i64::MAX);
-            ctx.record_heartbeat(done).await?;
-        }
+        let pass = MemberPass {
+            from_status: "priced",
+            amount_column: "delivered",
+            asset: &assets.delivered,
+            from_purpose: "unsettled",
+            to_purpose: "available",
+            effective: settles_on,
+            step: "settle",
+            kind: "dealing.settled",
+            to_status: "settled",
+        };
+        let done = self.move_members(&ctx, &trade, &pass).await?;
         // The cash the custodian took (buy) or paid (sell) now leaves or reaches the bank.
         let (delivered, consumed): (Option<Decimal>, Option<Decimal>) = sqlx::query_as(
             "select delivered, consumed from external_trade where external_trade_id = $1",
@@ -622,72 +567,18 @@ impl DealingActivities {
     ) -> Result<i64, ActivityError> {
         let trade = self.trade(rejected.external_trade_id).await?;
         let assets = TradeAssets::of(&self.ledger, &trade).await?;
-        let mut done = 0_i64;
-        loop {
-            let chunk: Vec<(Uuid, String, Decimal)> = sqlx::query_as(
-                "select trade_id, member_id, coalesce(cash_amount, units) from member_trade
-                 where external_trade_id = $1 and status = 'aggregated'
-                 order by trade_id limit $2",
-            )
-            .bind(trade.external_trade_id)
-            .bind(CHUNK)
-            .fetch_all(self.ledger.pool())
-            .await?;
-            if chunk.is_empty() {
-                break;
-            }
-            let members: Vec<String> = chunk.iter().map(|(_, m, _)| m.clone()).collect();
-            let accounts = self
-                .ledger
-                .open_pots_in_bulk(
-                    OwnerKind::Member,
-                    &members,
-                    &[
-                        (assets.ordered.clone(), "reserved"),
-                        (assets.ordered.clone(), "available"),
-                    ],
-                )
-                .await
-                .map_err(ledger_failure)?;
-            let entries: Vec<NewEntry> = chunk
-                .iter()
-                .zip(&accounts)
-                .map(|((trade_id, member_id, q), member)| {
-                    let [reserved, available] = opened(member)?;
-                    Ok(self.entry(
-                        &trade,
-                        None,
-                        &format!("release/{trade_id}"),
-                        "dealing.released",
-                        vec![
-                            NewPosting {
-                                account_id: reserved,
-                                amount: -*q,
-                            },
-                            NewPosting {
-                                account_id: available,
-                                amount: *q,
-                            },
-                        ],
-                        member_metadata(member_id, trade_id),
-                    ))
-                })
-                .collect::<Result<_, ActivityError>>()?;
-            self.ledger
-                .post_batch(&entries)
-                .await
-                .map_err(ledger_failure)?;
-            let ids: Vec<Uuid> = chunk.iter().map(|(id, _, _)| *id).collect();
-            sqlx::query(
-                "update member_trade set status = 'failed'
-                 where trade_id = any($1) and status = 'aggregated'",
-            )
-            .bind(&ids)
-            .execute(self.ledger.pool())
-            .await?;
-            done += i64::try_from(chunk.len()).unwrap_or(i64::MAX);
-            ctx.record_heartbeat(done).await?;
-        }
+        let pass = MemberPass {
+            from_status: "aggregated",
+            amount_column: "coalesce(cash_amount, units)",
+            asset: &assets.ordered,
+            from_purpose: "reserved",
+            to_purpose: "available",
+            effective: None,
+            step: "release",
+            kind: "dealing.released",
+            to_status: "failed",
+        };
+        let done = self.move_members(&ctx, &trade, &pass).await?;
         sqlx::query(
             "update external_trade set status = 'rejected', rejection_reason = $2
              where external_trade_id = $1 and status in ('created', 'placed')",
@@ -991,6 +882,90 @@ impl DealingActivities {
     }
 
     /// An entry of `trade`, effective on the dealing date (`on`: another date, e.g. settlement).
+    /// One chunked pass over an external trade's member trades in `from_status`: each member's
+    /// amount moves between two of their accounts (one entry each, keyed by trade), then the
+    /// trades move to `to_status`. A retry after a crash resumes with the trades not yet moved.
+    async fn move_members(
+        &self,
+        ctx: &ActivityContext,
+        trade: &ExternalTrade,
+        pass: &MemberPass<'_>,
+    ) -> Result<i64, ActivityError> {
+        let select = format!(
+            "select trade_id, member_id, {} from member_trade
+             where external_trade_id = $1 and status = $2
+             order by trade_id limit $3",
+            pass.amount_column
+        );
+        let mut done = 0_i64;
+        loop {
+            let chunk: Vec<(Uuid, String, Decimal)> = sqlx::query_as(&select)
+                .bind(trade.external_trade_id)
+                .bind(pass.from_status)
+                .bind(CHUNK)
+                .fetch_all(self.ledger.pool())
+                .await?;
+            if chunk.is_empty() {
+                break;
+            }
+            let members: Vec<String> = chunk.iter().map(|(_, m, _)| m.clone()).collect();
+            let accounts = self
+                .ledger
+                .open_pots_in_bulk(
+                    OwnerKind::Member,
+                    &members,
+                    &[
+                        (pass.asset.clone(), pass.from_purpose),
+                        (pass.asset.clone(), pass.to_purpose),
+                    ],
+                )
+                .await
+                .map_err(ledger_failure)?;
+            let entries: Vec<NewEntry> = chunk
+                .iter()
+                .zip(&accounts)
+                .filter(|((_, _, amount), _)| !amount.is_zero())
+                .map(|((trade_id, member_id, amount), member)| {
+                    let [from, to] = opened(member)?;
+                    Ok(self.entry(
+                        trade,
+                        pass.effective,
+                        &format!("{}/{trade_id}", pass.step),
+                        pass.kind,
+                        vec![
+                            NewPosting {
+                                account_id: from,
+                                amount: -*amount,
+                            },
+                            NewPosting {
+                                account_id: to,
+                                amount: *amount,
+                            },
+                        ],
+                        member_metadata(member_id, trade_id),
+                    ))
+                })
+                .collect::<Result<_, ActivityError>>()?;
+            self.ledger
+                .post_batch(&entries)
+                .await
+                .map_err(ledger_failure)?;
+            let ids: Vec<Uuid> = chunk.iter().map(|(id, _, _)| *id).collect();
+            sqlx::query(
+                "update member_trade set status = $3
+                 where trade_id = any($1) and status = $2",
+            )
+            .bind(&ids)
+            .bind(pass.from_status)
+            .bind(pass.to_status)
+            .execute(self.ledger.pool())
+            .await?;
+            done += i64::try_from(chunk.len()).unwrap_or(i64::MAX);
+            ctx.record_heartbeat(done).await?;
+        }
+        Ok(done)
+    }
+
     fn entry(
         &self,
         trade: &ExternalTrade,
@@ -1015,6 +990,21 @@ impl DealingActivities {
 }
 
 /// A member's accounts as opened by `open_pots_in_bulk`, in the order asked for.
+/// A pass of [`DealingActivities::move_members`]: which member trades, what moves where, and
+/// the entries' step, kind and effective date.
+struct MemberPass<'a> {
+    from_status: &'static str,
+    /// The SQL expression of each trade's amount (a column of `member_trade`, never input).
+    amount_column: &'static str,
+    asset: &'a AssetCode,
+    from_purpose: &'static str,
+    to_purpose: &'static str,
+    effective: Option<NaiveDate>,
+    step: &'static str,
+    kind: &'static str,
+    to_status: &'static str,
+}
+
 fn opened<const N: usize>(accounts: &[AccountId]) -> Result<[AccountId; N], ActivityError> {
     <[AccountId; N]>::try_from(accounts).map_err(|_| {
         anyhow::anyhow!(
