@@ -20,7 +20,7 @@ use serde_json::json;
 use temporalio_client::WorkflowGetResultOptions;
 
 use crate::dealing_support::*;
-use crate::support::{Platform, failure_code, on_local_set};
+use crate::support::{InProcessWorker, Platform, failure_code, on_local_set};
 
 #[tokio::test]
 async fn a_thousand_members_buy_then_buy_and_sell_across_three_funds() {
@@ -175,6 +175,25 @@ async fn small_day(dealing: &Dealing) {
     book_buys(dealing.ledger(), "small", &buys).await;
 }
 
+/// Deals the small day with the custodian's `faults` set, and checks that every allocation
+/// follows the rule and our units match the custodian's holdings.
+async fn deal_small_day_despite(faults: Faults) -> (Dealing, InProcessWorker) {
+    let dealing = Dealing::start(50, monday()).await;
+    let worker = dealing.platform.spawn_worker("worker-1");
+    small_day(&dealing).await;
+    dealing.faults(&faults).await;
+    dealing.deal(monday()).await.unwrap();
+    assert_eq!(
+        assert_allocations_follow_the_rule(dealing.ledger(), monday()).await,
+        3
+    );
+    assert_eq!(
+        internal_units(dealing.ledger()).await,
+        dealing.holdings().await
+    );
+    (dealing, worker)
+}
+
 /// How many journal entries the external trades of a day wrote, by kind.
 async fn entries_by_kind(ledger: &Ledger) -> BTreeMap<String, i64> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
@@ -189,29 +208,16 @@ async fn entries_by_kind(ledger: &Ledger) -> BTreeMap<String, i64> {
 #[tokio::test]
 async fn duplicate_callbacks_and_custodian_errors_change_nothing() {
     on_local_set(async {
-        let dealing = Dealing::start(50, monday()).await;
-        let worker = dealing.platform.spawn_worker("worker-1");
-        small_day(&dealing).await;
-        dealing
-            .faults(&Faults {
-                duplicate_callbacks: true,
-                error_burst: 5,
-                ..Faults::default()
-            })
-            .await;
-        dealing.deal(monday()).await.unwrap();
-        assert_eq!(
-            assert_allocations_follow_the_rule(dealing.ledger(), monday()).await,
-            3
-        );
+        let (dealing, worker) = deal_small_day_despite(Faults {
+            duplicate_callbacks: true,
+            error_burst: 5,
+            ..Faults::default()
+        })
+        .await;
         let entries = entries_by_kind(dealing.ledger()).await;
         assert_eq!(entries.get("dealing.priced"), Some(&3));
         assert_eq!(entries.get("dealing.allocated"), Some(&150));
         assert_eq!(entries.get("dealing.settled"), Some(&150));
-        assert_eq!(
-            internal_units(dealing.ledger()).await,
-            dealing.holdings().await
-        );
         worker.stop().await;
         dealing.finish().await;
     })
@@ -221,24 +227,11 @@ async fn duplicate_callbacks_and_custodian_errors_change_nothing() {
 #[tokio::test]
 async fn lost_callbacks_are_found_by_polling() {
     on_local_set(async {
-        let dealing = Dealing::start(50, monday()).await;
-        let worker = dealing.platform.spawn_worker("worker-1");
-        small_day(&dealing).await;
-        dealing
-            .faults(&Faults {
-                drop_callbacks: true,
-                ..Faults::default()
-            })
-            .await;
-        dealing.deal(monday()).await.unwrap();
-        assert_eq!(
-            assert_allocations_follow_the_rule(dealing.ledger(), monday()).await,
-            3
-        );
-        assert_eq!(
-            internal_units(dealing.ledger()).await,
-            dealing.holdings().await
-        );
+        let (dealing, worker) = deal_small_day_despite(Faults {
+            drop_callbacks: true,
+            ..Faults::default()
+        })
+        .await;
         worker.stop().await;
         dealing.finish().await;
     })

@@ -142,17 +142,21 @@ impl Dealing {
         .await
     }
 
-    pub async fn holdings(&self) -> BTreeMap<String, Decimal> {
-        let url = format!("{}/statements/holdings", self.simulator.base_url());
-        let statement: HoldingsStatement = self
-            .http
+    /// A `GET` of the custodian's API, e.g. `/orders/<ref>`.
+    pub async fn custodian<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let url = format!("{}{path}", self.simulator.base_url());
+        self.http
             .get(url)
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    pub async fn holdings(&self) -> BTreeMap<String, Decimal> {
+        let statement: HoldingsStatement = self.custodian("/statements/holdings").await;
         statement
             .holdings
             .into_iter()
