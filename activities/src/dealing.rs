@@ -286,24 +286,19 @@ impl DealingActivities {
             .into());
         }
         let house = HouseAccounts::open(&self.ledger, &assets).await?;
-        let postings = non_zero(vec![
-            (house.custodian_ordered, priced.consumed),
-            (house.dealing_ordered, -priced.consumed),
-            (house.custodian_delivered, -priced.delivered),
-            (house.dealing_delivered, priced.delivered),
-        ]);
-        let entry = self.entry(
+        self.post_house_entry(
             &trade,
             None,
             "priced",
             "dealing.priced",
-            postings,
-            BTreeMap::new(),
-        );
-        self.ledger
-            .post_batch(&[entry])
-            .await
-            .map_err(ledger_failure)?;
+            vec![
+                (house.custodian_ordered, priced.consumed),
+                (house.dealing_ordered, -priced.consumed),
+                (house.custodian_delivered, -priced.delivered),
+                (house.dealing_delivered, priced.delivered),
+            ],
+        )
+        .await?;
         sqlx::query(
             "update external_trade
              set status = 'priced', price = $2, delivered = $3, consumed = $4,
@@ -451,26 +446,19 @@ impl DealingActivities {
             .await?;
         let residue_delivered = delivered - allocated.unwrap_or_default();
         let residue_refunded = unfilled - refunded.unwrap_or_default();
-        let postings = non_zero(vec![
-            (house.dealing_delivered, -residue_delivered),
-            (house.rounding_delivered, residue_delivered),
-            (house.dealing_ordered, -residue_refunded),
-            (house.rounding_ordered, residue_refunded),
-        ]);
-        if !postings.is_empty() {
-            let entry = self.entry(
-                &trade,
-                None,
-                "residue",
-                "dealing.residue",
-                postings,
-                BTreeMap::new(),
-            );
-            self.ledger
-                .post_batch(&[entry])
-                .await
-                .map_err(ledger_failure)?;
-        }
+        self.post_house_entry(
+            &trade,
+            None,
+            "residue",
+            "dealing.residue",
+            vec![
+                (house.dealing_delivered, -residue_delivered),
+                (house.rounding_delivered, residue_delivered),
+                (house.dealing_ordered, -residue_refunded),
+                (house.rounding_ordered, residue_refunded),
+            ],
+        )
+        .await?;
         sqlx::query(
             "update external_trade set residue_delivered = $2, residue_refunded = $3
              where external_trade_id = $1",
@@ -529,24 +517,17 @@ impl DealingActivities {
             Side::Buy => consumed.unwrap_or_default(),
             Side::Sell => -delivered.unwrap_or_default(),
         };
-        let postings = non_zero(vec![
-            (house.custodian_cash, -owed_by_custodian),
-            (house.bank_cash, owed_by_custodian),
-        ]);
-        if !postings.is_empty() {
-            let entry = self.entry(
-                &trade,
-                settles_on,
-                "settle-cash",
-                "dealing.cash-settled",
-                postings,
-                BTreeMap::new(),
-            );
-            self.ledger
-                .post_batch(&[entry])
-                .await
-                .map_err(ledger_failure)?;
-        }
+        self.post_house_entry(
+            &trade,
+            settles_on,
+            "settle-cash",
+            "dealing.cash-settled",
+            vec![
+                (house.custodian_cash, -owed_by_custodian),
+                (house.bank_cash, owed_by_custodian),
+            ],
+        )
+        .await?;
         sqlx::query(
             "update external_trade set status = 'settled'
              where external_trade_id = $1 and status = 'priced'",
@@ -964,6 +945,28 @@ impl DealingActivities {
             ctx.record_heartbeat(done).await?;
         }
         Ok(done)
+    }
+
+    /// Posts one entry between ACME's own accounts for a trade; zero legs are left out, and
+    /// nothing is posted if every leg is zero.
+    async fn post_house_entry(
+        &self,
+        trade: &ExternalTrade,
+        on: Option<NaiveDate>,
+        step: &str,
+        kind: &str,
+        legs: Vec<(AccountId, Decimal)>,
+    ) -> Result<(), ActivityError> {
+        let postings = non_zero(legs);
+        if postings.is_empty() {
+            return Ok(());
+        }
+        let entry = self.entry(trade, on, step, kind, postings, BTreeMap::new());
+        self.ledger
+            .post_batch(&[entry])
+            .await
+            .map_err(ledger_failure)?;
+        Ok(())
     }
 
     fn entry(
