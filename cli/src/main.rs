@@ -83,7 +83,7 @@ enum Command {
     Process(process::ProcessCommand),
     /// Sell units of a fund for a member (starts the sell-units process)
     Sell(sell::SellArgs),
-    /// Onboard members
+    /// Members: onboard one, seed many, show one (pot, balances, trades)
     #[command(subcommand)]
     Member(member::MemberCommand),
     /// Temporal set-up (search attributes)
