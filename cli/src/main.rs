@@ -12,6 +12,7 @@ mod member;
 mod output;
 mod process;
 mod run;
+mod scaffold;
 mod sell;
 mod temporal;
 

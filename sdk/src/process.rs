@@ -2,6 +2,8 @@
 //! search attributes, summary, input schema), how a run is started ([`start`]), its task queues
 //! (bulkheads) and the idempotency keys of its steps.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use temporalio_client::errors::WorkflowStartError;
@@ -14,7 +16,9 @@ use crate::search;
 
 /// A business process as the catalog, the worker, the CLI and the Temporal UI see it. The
 /// workflow struct implements it next to its `#[workflow_methods]`.
-pub trait Process: HasWorkflowDefinition<Input: JsonSchema + Send> + Default + 'static {
+pub trait Process:
+    HasWorkflowDefinition<Input: JsonSchema + Serialize + Send> + Default + 'static
+{
     /// The stable name, equal to the workflow type name. Never change it once deployed.
     const NAME: &'static str;
     /// One line on what the process does, for `acme process list`.
@@ -34,6 +38,9 @@ pub trait Process: HasWorkflowDefinition<Input: JsonSchema + Send> + Default + '
 
     /// One line for a human in the Temporal UI, e.g. "invest £100.00 for member m-1".
     fn summary(input: &Self::Input) -> String;
+
+    /// A valid input, shown by `acme process list` and used by the conformance checks.
+    fn example() -> Self::Input;
 }
 
 /// What the catalog says of one process, for listings and conformance checks.
@@ -41,15 +48,40 @@ pub trait Process: HasWorkflowDefinition<Input: JsonSchema + Send> + Default + '
 pub struct ProcessInfo {
     pub name: &'static str,
     pub description: &'static str,
+    /// The workflow struct's path, e.g. `acme_workflows::sell_units::SellUnits`.
+    pub type_name: &'static str,
     pub input_schema: schemars::Schema,
+    pub example: Example,
+}
+
+/// What a run started with [`Process::example`] would look like.
+#[derive(Debug, Clone, Serialize)]
+pub struct Example {
+    pub input: serde_json::Value,
+    pub business_key: String,
+    pub workflow_id: String,
+    /// Every keyword search attribute the run would carry, by name.
+    pub search_attributes: BTreeMap<&'static str, String>,
 }
 
 impl ProcessInfo {
     pub fn of<P: Process>() -> Self {
+        let input = P::example();
+        let attributes = search_attributes::<P>(&input);
         Self {
             name: P::NAME,
             description: P::DESCRIPTION,
+            type_name: std::any::type_name::<P>(),
             input_schema: schemars::schema_for!(P::Input),
+            example: Example {
+                input: serde_json::to_value(&input).unwrap_or_default(),
+                business_key: P::business_key(&input),
+                workflow_id: P::workflow_id(&input),
+                search_attributes: search::KEYWORDS
+                    .iter()
+                    .filter_map(|key| Some((key.name(), attributes.get(key)?)))
+                    .collect(),
+            },
         }
     }
 }
