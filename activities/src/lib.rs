@@ -7,6 +7,9 @@
 //! - [`ledger`]: posting journal entries (`ledger.post_entries`);
 //! - [`members`]: reference data, onboarding, and what a member's investment needs;
 //! - [`trades`]: the member trade book.
+//!
+//! [`register_ledger_activities`] is the list the worker serves on the ledger queue: an area a
+//! new process brings (`acme process new`) adds its module and one line there.
 
 // `#[activities]` generates a definition type per activity without a Debug impl.
 #![allow(missing_debug_implementations)]
@@ -17,9 +20,19 @@ pub mod ledger;
 pub mod members;
 pub mod trades;
 
-use acme_ledger::LedgerError;
+use acme_ledger::{Ledger, LedgerError};
 use acme_sdk::BusinessError;
+use temporalio_sdk::WorkerOptions;
 use temporalio_sdk::activities::ActivityError;
+
+/// Registers every area's activities that run on the ledger queue, one line per area in
+/// alphabetical order.
+pub fn register_ledger_activities(options: &mut WorkerOptions, ledger: &Ledger) {
+    options.register_activities(dealing::DealingActivities::new(ledger.clone()));
+    options.register_activities(ledger::LedgerActivities::new(ledger.clone()));
+    options.register_activities(members::MemberActivities::new(ledger.clone()));
+    options.register_activities(trades::TradeActivities::new(ledger.clone()));
+}
 
 /// A ledger failure as an activity error: rejections are final business errors with the
 /// ledger's code; anything else is transient and retried by the activity's preset.

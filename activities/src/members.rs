@@ -1,6 +1,6 @@
 //! Members: the reference data every member needs (cash, funds, model portfolios), onboarding
-//! (one member or a million, set-based and idempotent), and `members.investment_plan`, what
-//! investing for one member needs to know.
+//! (one member or a million, set-based and idempotent), `members.cash_accounts` (where a
+//! member's cash is) and `members.investment_plan`, what investing for one member needs to know.
 
 use std::sync::Arc;
 
@@ -45,6 +45,15 @@ pub struct NewMember {
 pub struct TargetWeight {
     pub asset: AssetCode,
     pub weight: Decimal,
+}
+
+/// A member's cash accounts and the bank mirror cash comes in from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CashAccounts {
+    pub member_id: String,
+    pub bank: AccountId,
+    pub cash_available: AccountId,
+    pub cash_reserved: AccountId,
 }
 
 /// What investing cash for a member needs: where the cash goes and how it is split.
@@ -168,18 +177,12 @@ impl MemberActivities {
     pub fn new(ledger: Ledger) -> Self {
         Self { ledger }
     }
-}
 
-#[activities]
-impl MemberActivities {
-    /// Reads only, so it is idempotent by nature. Unknown member and member without a model
-    /// portfolio are business errors (`member.unknown`, `member.no_model_portfolio`).
-    #[activity(name = "members.investment_plan")]
-    pub async fn plan_investment(
-        self: Arc<Self>,
-        _ctx: ActivityContext,
+    /// The member's model portfolio (if chosen) and cash accounts; `member.unknown` if none.
+    async fn member_cash(
+        &self,
         member_id: String,
-    ) -> Result<InvestmentPlan, ActivityError> {
+    ) -> Result<(Option<String>, CashAccounts), ActivityError> {
         let member: Option<(Option<String>, i64, i64, i64)> = sqlx::query_as(
             "select m.portfolio_code, available.account_id, reserved.account_id, bank.account_id
              from member m
@@ -204,6 +207,38 @@ impl MemberActivities {
             )
             .into());
         };
+        let accounts = CashAccounts {
+            member_id,
+            bank: AccountId(bank),
+            cash_available: AccountId(available),
+            cash_reserved: AccountId(reserved),
+        };
+        Ok((portfolio, accounts))
+    }
+}
+
+#[activities]
+impl MemberActivities {
+    /// Reads only, so it is idempotent by nature. An unknown member is a business error
+    /// (`member.unknown`). For any process that moves a member's cash.
+    #[activity(name = "members.cash_accounts")]
+    pub async fn cash_accounts(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        member_id: String,
+    ) -> Result<CashAccounts, ActivityError> {
+        Ok(self.member_cash(member_id).await?.1)
+    }
+
+    /// Reads only, so it is idempotent by nature. Unknown member and member without a model
+    /// portfolio are business errors (`member.unknown`, `member.no_model_portfolio`).
+    #[activity(name = "members.investment_plan")]
+    pub async fn plan_investment(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        member_id: String,
+    ) -> Result<InvestmentPlan, ActivityError> {
+        let (portfolio, accounts) = self.member_cash(member_id.clone()).await?;
         let Some(portfolio) = portfolio else {
             return Err(BusinessError::new(
                 "member.no_model_portfolio",
@@ -228,9 +263,9 @@ impl MemberActivities {
             .collect::<Result<_, _>>()?;
         Ok(InvestmentPlan {
             member_id,
-            bank: AccountId(bank),
-            cash_available: AccountId(available),
-            cash_reserved: AccountId(reserved),
+            bank: accounts.bank,
+            cash_available: accounts.cash_available,
+            cash_reserved: accounts.cash_reserved,
             weights,
         })
     }

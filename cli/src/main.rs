@@ -17,6 +17,7 @@ mod process;
 mod progress;
 mod run;
 mod runs;
+mod scaffold;
 mod sell;
 mod temporal;
 

@@ -1,9 +1,9 @@
-//! `acme process`: what the catalog holds.
+//! `acme process`: what the catalog holds, and scaffolding a new process.
 
 use clap::Subcommand;
 
-use crate::Outcome;
 use crate::output::{self, Format};
+use crate::{Outcome, scaffold};
 
 #[derive(Debug, Subcommand)]
 pub enum ProcessCommand {
@@ -13,10 +13,13 @@ pub enum ProcessCommand {
         #[arg(long, value_enum, default_value_t)]
         output: Format,
     },
+    /// Scaffold a new process: workflow, tests, catalog line (see docs/processes.md)
+    New(scaffold::NewArgs),
 }
 
 pub fn run(command: ProcessCommand) -> anyhow::Result<Outcome> {
     match command {
+        ProcessCommand::New(args) => scaffold::run(args),
         ProcessCommand::List { output } => {
             let processes = acme_workflows::processes();
             match output {

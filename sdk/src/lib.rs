@@ -5,6 +5,7 @@
 //! - [`allocation`]: the pro-rata allocation rule, exact and never rounding up;
 //! - [`process`]: the `Process` description, starting a run, task queues (bulkheads) and step
 //!   idempotency keys;
+//! - [`schedule`]: the weekday schedule of scheduled processes;
 //! - [`search`]: our search attributes, so every run is findable in the Temporal UI;
 //! - [`saga`]: compensations run in reverse when a process fails part-way;
 //! - [`activity_options`]: the `ledger`, `external` and `bulk` presets;
@@ -19,6 +20,7 @@ pub mod failure;
 pub mod money;
 pub mod process;
 pub mod saga;
+pub mod schedule;
 pub mod search;
 pub mod temporal;
 #[cfg(feature = "testkit")]

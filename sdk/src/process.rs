@@ -2,6 +2,8 @@
 //! search attributes, summary, input schema), how a run is started ([`start`]), its task queues
 //! (bulkheads) and the idempotency keys of its steps.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use futures::future::LocalBoxFuture;
 use schemars::JsonSchema;
@@ -44,6 +46,9 @@ pub trait Process:
 
     /// One line for a human in the Temporal UI, e.g. "invest £100.00 for member m-1".
     fn summary(input: &Self::Input) -> String;
+
+    /// A valid input, shown by `acme process list` and used by the conformance checks.
+    fn example() -> Self::Input;
 }
 
 /// The query `acme stuck` asks every running process that declares it.
@@ -67,13 +72,26 @@ pub struct ProcessInfo {
     pub description: &'static str,
     pub signals: &'static [&'static str],
     pub queries: &'static [&'static str],
+    /// The workflow struct's path, e.g. `acme_workflows::sell_units::SellUnits`.
+    pub type_name: &'static str,
     pub input_schema: schemars::Schema,
+    pub example: Example,
     /// The workflow id a JSON input would run under; an input that does not fit is refused.
     #[serde(skip)]
     pub workflow_id_of: fn(&serde_json::Value) -> Result<String, StartJsonError>,
     /// Starts a run from JSON input (for `acme start`), returning its workflow id.
     #[serde(skip)]
     pub start_json: StartJson,
+}
+
+/// What a run started with [`Process::example`] would look like.
+#[derive(Debug, Clone, Serialize)]
+pub struct Example {
+    pub input: serde_json::Value,
+    pub business_key: String,
+    pub workflow_id: String,
+    /// Every keyword search attribute the run would carry, by name.
+    pub search_attributes: BTreeMap<&'static str, String>,
 }
 
 /// Starts a run of one process from JSON input; see [`ProcessInfo::start_json`].
@@ -96,12 +114,24 @@ pub enum StartJsonError {
 
 impl ProcessInfo {
     pub fn of<P: Process>() -> Self {
+        let input = P::example();
+        let attributes = search_attributes::<P>(&input);
         Self {
             name: P::NAME,
             description: P::DESCRIPTION,
             signals: P::SIGNALS,
             queries: P::QUERIES,
+            type_name: std::any::type_name::<P>(),
             input_schema: schemars::schema_for!(P::Input),
+            example: Example {
+                input: serde_json::to_value(&input).unwrap_or_default(),
+                business_key: P::business_key(&input),
+                workflow_id: P::workflow_id(&input),
+                search_attributes: search::KEYWORDS
+                    .iter()
+                    .filter_map(|key| Some((key.name(), attributes.get(key)?)))
+                    .collect(),
+            },
             workflow_id_of: |input| Ok(P::workflow_id(&parse_input::<P>(input)?)),
             start_json: start_json::<P>,
         }

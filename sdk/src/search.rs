@@ -24,10 +24,13 @@ pub const DEALING_DATE: SearchAttributeKey<String> = SearchAttributeKey::keyword
 /// The asset a run trades.
 pub const ASSET: SearchAttributeKey<String> = SearchAttributeKey::keyword("AcmeAsset");
 
+/// Every custom attribute (all are keywords).
+pub const KEYWORDS: [SearchAttributeKey<String>; 5] =
+    [PROCESS, BUSINESS_KEY, MEMBER, DEALING_DATE, ASSET];
+
 /// Every custom attribute, for registration.
 pub fn all() -> [(&'static str, IndexedValueType); 5] {
-    [PROCESS, BUSINESS_KEY, MEMBER, DEALING_DATE, ASSET]
-        .map(|key| (key.name(), key.indexed_value_type()))
+    KEYWORDS.map(|key| (key.name(), key.indexed_value_type()))
 }
 
 #[derive(Debug, thiserror::Error)]

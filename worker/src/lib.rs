@@ -1,17 +1,13 @@
 //! The composition root. [`Workers::build`] creates one Temporal worker per bulkhead (task
 //! queue): workflows, ledger activities, external calls. Workflows come from the catalog
-//! (`acme_workflows::register_workflows`) and activities from `acme_activities`, so adding a
-//! process never edits this crate. The same assembly runs in `acme-worker` and in tests.
+//! (`acme_workflows::register_workflows`) and activities from `acme_activities`'s own list
+//! (`register_ledger_activities`), so adding a process never edits this crate. The same assembly runs in `acme-worker` and in tests.
 
 use std::time::Duration;
 
 pub mod ingress;
 
 use acme_activities::custodian::{CustodianActivities, DEFAULT_CUSTODIAN_URL};
-use acme_activities::dealing::DealingActivities;
-use acme_activities::ledger::LedgerActivities;
-use acme_activities::members::MemberActivities;
-use acme_activities::trades::TradeActivities;
 use acme_ledger::Ledger;
 use acme_sdk::TaskQueues;
 use temporalio_client::Client;
@@ -104,11 +100,7 @@ impl Workers {
         let mut workflows = options(&queues.workflows, config.limits.workflow_tasks);
         acme_workflows::register_workflows(&mut workflows)?;
         let mut ledger_activities = options(&queues.ledger, config.limits.ledger_activities);
-        ledger_activities
-            .register_activities(LedgerActivities::new(ledger.clone()))
-            .register_activities(MemberActivities::new(ledger.clone()))
-            .register_activities(TradeActivities::new(ledger.clone()))
-            .register_activities(DealingActivities::new(ledger.clone()));
+        acme_activities::register_ledger_activities(&mut ledger_activities, ledger);
         let mut external_activities = options(&queues.external, config.limits.external_activities);
         external_activities.register_activities(CustodianActivities::new(&config.custodian_url)?);
         Ok(Self {

@@ -1,48 +1,147 @@
 //! Conformance: every process in the catalog has the shape the platform promises its users —
-//! a kebab-case name, a description, a typed input with documented fields, and at least one
-//! recorded history from its tests (so the replay net covers it).
+//! a kebab-case name, a description, a typed input whose fields are documented, a workflow id
+//! made from the business key, the search attributes operators find runs by, at least one test
+//! that names it, and at least one recorded history from its tests (so the replay net covers it).
 
 // A failed unwrap in a test is a failed test, with the error printed.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use acme_sdk::ProcessInfo;
+use acme_sdk::search::{BUSINESS_KEY, PROCESS};
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every test source: the end-to-end tests and the processes' own `tests.rs`.
+fn test_sources() -> Vec<String> {
+    let mut files = Vec::new();
+    let mut dirs = vec![
+        repository().join("worker/tests"),
+        repository().join("workflows/src"),
+    ];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.starts_with(repository().join("worker/tests"))
+                && path.extension().is_some_and(|e| e == "rs")
+                || path.file_name().is_some_and(|name| name == "tests.rs")
+            {
+                files.push(std::fs::read_to_string(path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// What is wrong with one process, one line each.
+fn problems_of(process: &ProcessInfo, tests: &[String]) -> Vec<String> {
+    let name = process.name;
+    let mut problems = Vec::new();
+    let kebab = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if !kebab {
+        problems.push("the name is not kebab-case".to_owned());
+    }
+    if process.description.trim().is_empty() {
+        problems.push("no description".to_owned());
+    }
+    let fields = process
+        .input_schema
+        .get("properties")
+        .and_then(|p| p.as_object())
+        .cloned()
+        .unwrap_or_default();
+    if fields.is_empty() {
+        problems.push("the input has no fields in its schema".to_owned());
+    }
+    for (field, schema) in &fields {
+        if schema.get("description").is_none() {
+            problems.push(format!("input field {field} has no doc comment"));
+        }
+    }
+    let example = &process.example;
+    if example.business_key.is_empty() || !example.workflow_id.contains(&example.business_key) {
+        problems.push(format!(
+            "workflow id {:?} is not made from the business key {:?}",
+            example.workflow_id, example.business_key
+        ));
+    }
+    let attribute = |key: &str| example.search_attributes.get(key).map(String::as_str);
+    if attribute(PROCESS.name()) != Some(name)
+        || attribute(BUSINESS_KEY.name()) != Some(example.business_key.as_str())
+    {
+        problems.push(format!(
+            "a run lacks the search attributes {} and {}: {:?}",
+            PROCESS.name(),
+            BUSINESS_KEY.name(),
+            example.search_attributes
+        ));
+    }
+    let workflow = process.type_name.rsplit("::").next().unwrap_or_default();
+    let tested = tests.iter().any(|source| {
+        source
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|word| word == workflow)
+    });
+    if !tested {
+        problems.push(format!(
+            "no test names {workflow} (worker/tests/ or its tests.rs)"
+        ));
+    }
+    let histories = repository().join("tests/histories").join(name);
+    let recorded = std::fs::read_dir(histories)
+        .map(|files| files.filter_map(Result::ok).count())
+        .unwrap_or(0);
+    if recorded == 0 {
+        problems.push(format!(
+            "no recorded history under tests/histories/{name}/ (record one from its tests)"
+        ));
+    }
+    problems
+        .into_iter()
+        .map(|problem| format!("{name}: {problem}"))
+        .collect()
+}
 
 #[test]
 fn every_catalogued_process_conforms() {
     let processes = acme_workflows::processes();
     assert!(!processes.is_empty());
-    let histories = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/histories");
-    let mut problems = Vec::new();
-    for process in &processes {
-        let name = process.name;
-        let kebab = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !name.starts_with('-')
-            && !name.ends_with('-');
-        if !kebab {
-            problems.push(format!("{name}: the name is not kebab-case"));
-        }
-        if process.description.trim().is_empty() {
-            problems.push(format!("{name}: no description"));
-        }
-        let fields = process
-            .input_schema
-            .get("properties")
-            .and_then(|p| p.as_object())
-            .map_or(0, serde_json::Map::len);
-        if fields == 0 {
-            problems.push(format!("{name}: the input has no fields in its schema"));
-        }
-        let recorded = std::fs::read_dir(histories.join(name))
-            .map(|files| files.filter_map(Result::ok).count())
-            .unwrap_or(0);
-        if recorded == 0 {
-            problems.push(format!(
-                "{name}: no recorded history under tests/histories/{name}/ (record one from its tests)"
-            ));
-        }
-    }
+    let tests = test_sources();
+    let problems: Vec<String> = processes
+        .iter()
+        .flat_map(|process| problems_of(process, &tests))
+        .collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_checks_catch_a_process_that_does_not_conform() {
+    let mut process = acme_workflows::processes().remove(0);
+    process.name = "Not_Kebab";
+    process.type_name = "acme_workflows::nowhere::Untested";
+    process.example.workflow_id = "somewhere-else".to_owned();
+    process.example.search_attributes.clear();
+    let problems = problems_of(&process, &test_sources()).join("\n");
+    for expected in [
+        "not kebab-case",
+        "not made from the business key",
+        "lacks the search attributes",
+        "no test names Untested",
+        "no recorded history",
+    ] {
+        assert!(
+            problems.contains(expected),
+            "missing {expected:?} in:\n{problems}"
+        );
+    }
 }

@@ -16,6 +16,7 @@ use temporalio_client::{
     Client, WorkflowCountOptions, WorkflowFetchHistoryOptions, WorkflowGetResultOptions,
     WorkflowHandle,
 };
+use temporalio_common::WorkflowDefinition;
 use temporalio_common::error::IncomingError;
 use temporalio_sdk::Runtime;
 
@@ -106,11 +107,7 @@ impl Platform {
         acme_sdk::start::<InvestCash>(
             self.temporal.client(),
             &self.temporal.queues,
-            Input {
-                request_id: request_id.to_owned(),
-                member_id: member_id.to_owned(),
-                amount,
-            },
+            invest_input(request_id, member_id, amount),
         )
         .await
         .unwrap()
@@ -122,8 +119,18 @@ impl Platform {
         member_id: &str,
         amount: Value,
     ) -> Result<Output, WorkflowGetResultError> {
-        self.start_invest(request_id, member_id, amount)
+        self.run::<InvestCash>(invest_input(request_id, member_id, amount))
             .await
+    }
+
+    /// Starts (or attaches to) a run of any process and waits for its result.
+    pub async fn run<P: Process>(
+        &self,
+        input: <P as WorkflowDefinition>::Input,
+    ) -> Result<<P as WorkflowDefinition>::Output, WorkflowGetResultError> {
+        acme_sdk::start::<P>(self.temporal.client(), &self.temporal.queues, input)
+            .await
+            .unwrap()
             .get_result(WorkflowGetResultOptions::default())
             .await
     }
@@ -203,6 +210,14 @@ impl Platform {
         assert!(self.db.ledger.verify().await.unwrap().is_sound());
         self.temporal.shutdown().await.unwrap();
         self.db.drop_database().await.unwrap();
+    }
+}
+
+fn invest_input(request_id: &str, member_id: &str, amount: Value) -> Input {
+    Input {
+        request_id: request_id.to_owned(),
+        member_id: member_id.to_owned(),
+        amount,
     }
 }
 

@@ -9,12 +9,10 @@
 
 use acme_sdk::process::child_options;
 use acme_sdk::{BusinessError, Process, TaskQueues};
-use chrono::{DateTime, NaiveTime, Timelike, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use temporalio_client::schedules::{
-    CreateScheduleOptions, ScheduleAction, ScheduleOverlapPolicy, ScheduleSpec,
-};
+use temporalio_client::schedules::CreateScheduleOptions;
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{
     ChildWorkflowStartError, StartChildWorkflowExecutionFailedCause, WorkflowContext,
@@ -23,8 +21,8 @@ use temporalio_sdk::{
 
 use crate::dealing_cycle::{self, DealingCycle};
 
-/// The schedule's id, and the prefix of the workflow ids of its runs.
-pub const SCHEDULE_ID: &str = "dealing-cutoff";
+/// The schedule's id, and the prefix of the workflow ids of its runs (the process name).
+pub const SCHEDULE_ID: &str = <DealingCutoff as Process>::NAME;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Input {
@@ -41,24 +39,7 @@ pub fn schedule(
     queues: &TaskQueues,
     input: Input,
 ) -> CreateScheduleOptions {
-    let cron = format!("{} {} * * MON-FRI", cutoff.minute(), cutoff.hour());
-    CreateScheduleOptions::builder()
-        .action(ScheduleAction::start_workflow(
-            DealingCutoff::run,
-            input,
-            queues.workflows.clone(),
-            SCHEDULE_ID,
-        ))
-        .spec(
-            ScheduleSpec::builder()
-                .cron_strings(vec![cron])
-                .timezone_name(timezone)
-                .build(),
-        )
-        // A cut-off still running when the next fires is left alone.
-        .overlap_policy(ScheduleOverlapPolicy::Skip)
-        .note(format!("dealing cut-off, weekdays at {cutoff} {timezone}"))
-        .build()
+    acme_sdk::schedule::weekdays::<DealingCutoff>(cutoff, timezone, queues, input)
 }
 
 #[workflow]
@@ -80,6 +61,10 @@ impl Process for DealingCutoff {
 
     fn summary(_input: &Input) -> String {
         "dealing cut-off: start the day's dealing cycle".to_owned()
+    }
+
+    fn example() -> Input {
+        Input::default()
     }
 }
 

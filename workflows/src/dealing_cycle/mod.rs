@@ -92,6 +92,14 @@ impl Process for DealingCycle {
     fn summary(input: &Input) -> String {
         format!("dealing cycle for {}", input.dealing_date)
     }
+
+    fn example() -> Input {
+        Input {
+            dealing_date: "2025-01-02".to_owned(),
+            poll_every_secs: None,
+            expect_within_secs: None,
+        }
+    }
 }
 
 #[workflow_methods]

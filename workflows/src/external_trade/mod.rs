@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use acme_activities::custodian::{CustodianActivities, Placement};
 use acme_activities::dealing::{
-    Allocation, DealingActivities, ExternalTrade, Priced, Rejected, Side,
+    Allocation, DealingActivities, ExternalTrade, Priced, Rejected, Side, order_ref,
 };
 use acme_custodian::messages::{Confirmation, OrderState, OrderStatus};
 use acme_sdk::failure::fail_workflow;
@@ -109,8 +109,11 @@ impl Process for ExternalTradeWorkflow {
     const SIGNALS: &'static [&'static str] = &["priced", "settled"];
     const QUERIES: &'static [&'static str] = &[acme_sdk::process::STATUS_QUERY];
 
+    /// Date, asset and side: what the workflow id is made of (the order reference is derived
+    /// from them too).
     fn business_key(input: &Input) -> String {
-        input.trade.order_ref.clone()
+        let t = &input.trade;
+        format!("{}/{}/{}", t.dealing_date, t.asset, t.side.as_str())
     }
 
     fn workflow_id(input: &Input) -> String {
@@ -137,6 +140,24 @@ impl Process for ExternalTradeWorkflow {
             t.member_trades,
             t.dealing_date
         )
+    }
+
+    fn example() -> Input {
+        let dealing_date = NaiveDate::from_ymd_opt(2025, 1, 2).unwrap_or_default();
+        let asset = "GB00ACMEGLB1";
+        Input {
+            trade: ExternalTrade {
+                external_trade_id: uuid::Uuid::nil(),
+                dealing_date,
+                asset: asset.to_owned(),
+                side: Side::Buy,
+                order_ref: order_ref(dealing_date, asset, Side::Buy),
+                ordered_total: rust_decimal::Decimal::new(10_000, 2),
+                member_trades: 1,
+            },
+            poll_every_secs: DEFAULT_POLL_EVERY.as_secs(),
+            expect_within_secs: DEFAULT_EXPECT_WITHIN.as_secs(),
+        }
     }
 }
 

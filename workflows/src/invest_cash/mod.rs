@@ -109,6 +109,14 @@ impl Process for InvestCash {
             .map_or_else(|| input.amount.to_string(), str::to_owned);
         format!("invest £{amount} for member {}", input.member_id)
     }
+
+    fn example() -> Input {
+        Input {
+            request_id: "r-1".to_owned(),
+            member_id: "m-1".to_owned(),
+            amount: "100.00".into(),
+        }
+    }
 }
 
 #[workflow_methods]

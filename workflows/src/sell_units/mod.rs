@@ -37,6 +37,7 @@ pub fn workflow_id(request_id: &str) -> String {
 pub struct Input {
     /// The caller's id for this request: 1-40 letters, digits or '-'.
     pub request_id: String,
+    /// The selling member's id.
     pub member_id: String,
     /// The fund's code (ISIN).
     pub asset: String,
@@ -87,6 +88,15 @@ impl Process for SellUnits {
             "sell {units} units of {} for member {}",
             input.asset, input.member_id
         )
+    }
+
+    fn example() -> Input {
+        Input {
+            request_id: "r-1".to_owned(),
+            member_id: "m-1".to_owned(),
+            asset: "GB00ACMEGLB1".to_owned(),
+            units: "12.5".into(),
+        }
     }
 }
 
