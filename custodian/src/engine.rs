@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use tokio::sync::{Notify, watch};
 
 use crate::error::{Error, chain};
-use crate::messages::{Faults, OrderRequest};
+use crate::messages::{Faults, OrderRequest, SIGNATURE_HEADER, sign_callback};
 use crate::pricing::{self, Terms};
 use crate::store::Store;
 
@@ -27,13 +27,20 @@ const CALLBACK_ATTEMPTS: i16 = 4;
 const CALLBACK_BACKOFF: Duration = Duration::from_millis(100);
 pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Where callbacks go, and the secret they are signed with.
+#[derive(Debug)]
+pub struct Callbacks {
+    pub url: reqwest::Url,
+    pub secret: Vec<u8>,
+}
+
 /// What the HTTP handlers and the loops share.
 #[derive(Debug)]
 pub struct Shared {
     pub store: Store,
     pub settlement_lag_days: u32,
     pub day_length: Option<Duration>,
-    pub callback_url: Option<reqwest::Url>,
+    pub callbacks: Option<Callbacks>,
     pub wake_clock: Notify,
     pub wake_delivery: Notify,
     rng: Mutex<StdRng>,
@@ -44,14 +51,14 @@ impl Shared {
         store: Store,
         settlement_lag_days: u32,
         day_length: Option<Duration>,
-        callback_url: Option<reqwest::Url>,
+        callbacks: Option<Callbacks>,
         seed: u64,
     ) -> Self {
         Self {
             store,
             settlement_lag_days,
             day_length,
-            callback_url,
+            callbacks,
             wake_clock: Notify::new(),
             wake_delivery: Notify::new(),
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
@@ -75,7 +82,7 @@ impl Shared {
     /// Copies of each callback to send under these faults: none without a URL or when dropped.
     fn callback_copies(&self, faults: &Faults) -> i16 {
         match (
-            &self.callback_url,
+            &self.callbacks,
             faults.drop_callbacks,
             faults.duplicate_callbacks,
         ) {
@@ -179,7 +186,7 @@ pub async fn run_day_clock(
 }
 
 pub async fn run_delivery_loop(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
-    let Some(url) = shared.callback_url.clone() else {
+    let Some(callbacks) = &shared.callbacks else {
         return; // Nothing is ever queued for delivery without a URL.
     };
     let client = match reqwest::Client::builder().timeout(CALLBACK_TIMEOUT).build() {
@@ -190,7 +197,7 @@ pub async fn run_delivery_loop(shared: Arc<Shared>, mut shutdown: watch::Receive
         }
     };
     loop {
-        if let Err(error) = deliver_pending(&shared, &client, &url, &shutdown).await {
+        if let Err(error) = deliver_pending(&shared, &client, callbacks, &shutdown).await {
             tracing::warn!(error = %chain(&error), "callback delivery failed; will retry");
         }
         tokio::select! {
@@ -206,13 +213,14 @@ pub async fn run_delivery_loop(shared: Arc<Shared>, mut shutdown: watch::Receive
 async fn deliver_pending(
     shared: &Shared,
     client: &reqwest::Client,
-    url: &reqwest::Url,
+    callbacks: &Callbacks,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<(), Error> {
     for (callback_id, copies, body) in shared.store.pending_callbacks(BATCH).await? {
         let mut delivered = true;
         for copy_no in 1..=copies {
-            delivered &= deliver_copy(shared, client, url, callback_id, copy_no, &body).await?;
+            delivered &=
+                deliver_copy(shared, client, callbacks, callback_id, copy_no, &body).await?;
         }
         shared.store.finish_callback(callback_id, delivered).await?;
         if *shutdown.borrow() {
@@ -225,14 +233,21 @@ async fn deliver_pending(
 async fn deliver_copy(
     shared: &Shared,
     client: &reqwest::Client,
-    url: &reqwest::Url,
+    callbacks: &Callbacks,
     callback_id: i64,
     copy_no: i16,
     body: &serde_json::Value,
 ) -> Result<bool, Error> {
+    let body = body.to_string().into_bytes();
+    let signature = sign_callback(&callbacks.secret, &body);
     let mut backoff = CALLBACK_BACKOFF;
     for attempt_no in 1..=CALLBACK_ATTEMPTS {
-        let outcome = match client.post(url.clone()).json(body).send().await {
+        let request = client
+            .post(callbacks.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(SIGNATURE_HEADER, &signature)
+            .body(body.clone());
+        let outcome = match request.send().await {
             Ok(response) => Ok(response.status().as_u16()),
             Err(error) => Err(chain(&error)),
         };

@@ -65,6 +65,9 @@ mod server {
         pub database_url: String,
         /// Where callbacks are POSTed; without it none are sent and the platform must poll.
         pub callback_url: Option<String>,
+        /// The secret callbacks are signed with (see `messages::SIGNATURE_HEADER`); required
+        /// with a callback URL.
+        pub callback_secret: Option<String>,
         /// Automatic clock: one business day per this much wall-clock time. `None`: manual.
         pub day_length: Option<Duration>,
         /// The business date on first start (rolled to a weekday); default today. Ignored once
@@ -86,6 +89,7 @@ mod server {
                 listen: SocketAddr::from(([127, 0, 0, 1], 0)),
                 database_url: database_url.into(),
                 callback_url: None,
+                callback_secret: None,
                 day_length: None,
                 start_date: None,
                 settlement_lag_days: 2,
@@ -110,14 +114,20 @@ mod server {
     impl Simulator {
         /// Connects, migrates, binds and starts every task; returns once it accepts requests.
         pub async fn start(config: Config) -> Result<Self, Error> {
-            let callback_url = config
-                .callback_url
-                .as_deref()
-                .map(|url| {
-                    reqwest::Url::parse(url)
-                        .map_err(|e| Error::Config(format!("callback url {url:?}: {e}")))
-                })
-                .transpose()?;
+            let callbacks = match (config.callback_url.as_deref(), &config.callback_secret) {
+                (None, _) => None,
+                (Some(_), None) => {
+                    return Err(Error::Config(
+                        "callbacks must be signed: give a callback secret with the callback url"
+                            .to_owned(),
+                    ));
+                }
+                (Some(url), Some(secret)) => Some(engine::Callbacks {
+                    url: reqwest::Url::parse(url)
+                        .map_err(|e| Error::Config(format!("callback url {url:?}: {e}")))?,
+                    secret: secret.as_bytes().to_vec(),
+                }),
+            };
             if config.day_length.is_some_and(|length| length.is_zero()) {
                 return Err(Error::Config("day length must be above zero".to_owned()));
             }
@@ -143,7 +153,7 @@ mod server {
                 store,
                 config.settlement_lag_days,
                 config.day_length,
-                callback_url,
+                callbacks,
                 config.seed,
             ));
             let (shutdown, stopped) = watch::channel(false);

@@ -46,8 +46,12 @@ struct ServeArgs {
     listen: SocketAddr,
     /// Where to POST callbacks, e.g. http://127.0.0.1:7300/custodian/callbacks. Without it,
     /// the platform must poll.
-    #[arg(long, env = "CUSTODIAN_CALLBACK_URL")]
+    #[arg(long, env = "CUSTODIAN_CALLBACK_URL", requires = "callback_secret")]
     callback_url: Option<String>,
+    /// The secret callbacks are signed with (HMAC-SHA256); the platform's ingress must have
+    /// the same one
+    #[arg(long, env = "ACME_CALLBACK_SECRET", hide_env_values = true)]
+    callback_secret: Option<String>,
     /// Automatic clock: one business day per this much time (e.g. 5s). Default: manual, moved
     /// by POST /admin/clock/advance.
     #[arg(long, env = "CUSTODIAN_DAY_LENGTH", value_parser = humantime::parse_duration)]
@@ -94,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
                 listen: args.listen,
                 database_url: args.database.database_url,
                 callback_url: args.callback_url,
+                callback_secret: args.callback_secret,
                 day_length: args.day_length,
                 start_date: args.start_date,
                 settlement_lag_days: args.settlement_lag,

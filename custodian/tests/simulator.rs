@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use acme_custodian::messages::{Callback, CallbackRecord, OrderState, OrderStatus};
+use acme_custodian::messages::{
+    Callback, CallbackRecord, OrderState, OrderStatus, SIGNATURE_HEADER, callback_signature_holds,
+};
 use acme_custodian::testkit::TestDatabase;
 use acme_custodian::{Config, Simulator};
-use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
@@ -21,15 +22,31 @@ const START: &str = "2026-11-19";
 const ISIN: &str = "GB00TEST0001";
 /// How long a test waits for something to happen before failing.
 const DEADLINE: Duration = Duration::from_secs(10);
+/// The secret the simulator signs callbacks with.
+const SECRET: &str = "simulator-test-secret";
 
-/// The platform's callback endpoint: records what arrives, and can fail the first N requests.
+/// The platform's callback endpoint: checks each callback's signature, records what arrives,
+/// and can fail the first N requests.
 #[derive(Clone, Default)]
 struct Receiver {
     received: Arc<Mutex<Vec<Callback>>>,
     fail_next: Arc<AtomicU32>,
 }
 
-async fn receive(State(receiver): State<Receiver>, Json(callback): Json<Callback>) -> StatusCode {
+async fn receive(
+    State(receiver): State<Receiver>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> StatusCode {
+    // A callback the platform could not trust never counts as received.
+    let signed = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|signature| callback_signature_holds(SECRET.as_bytes(), &body, signature));
+    if !signed {
+        return StatusCode::UNAUTHORIZED;
+    }
+    let callback: Callback = serde_json::from_slice(&body).unwrap();
     let fail = receiver
         .fail_next
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -116,6 +133,7 @@ impl Harness {
     async fn start_simulator(&mut self, tweak: impl FnOnce(&mut Config)) {
         let mut config = self.db.as_ref().unwrap().config();
         config.callback_url = Some(self.receiver_url.clone());
+        config.callback_secret = Some(SECRET.to_owned());
         config.start_date = Some(START.parse().unwrap());
         tweak(&mut config);
         self.simulator = Some(Simulator::start(config).await.unwrap());
@@ -543,4 +561,17 @@ async fn the_automatic_clock_moves_by_itself_and_price_delay_holds_confirmations
     assert_eq!(h.order("BUY-1").await.status, OrderState::Received);
     h.wait_for_state("BUY-1", OrderState::Priced).await;
     h.finish().await;
+}
+
+#[tokio::test]
+async fn callbacks_without_a_secret_to_sign_them_are_refused_at_start() {
+    let db = TestDatabase::create().await.unwrap();
+    let mut config = db.config();
+    config.callback_url = Some("http://127.0.0.1:9/custodian/callbacks".to_owned());
+    let error = Simulator::start(config).await.unwrap_err();
+    assert!(
+        error.to_string().contains("callbacks must be signed"),
+        "{error}"
+    );
+    db.drop_database().await.unwrap();
 }

@@ -1,19 +1,22 @@
 //! The callback ingress: the one HTTP endpoint the custodian calls. It validates a callback,
 //! finds the external trade by our order reference and signals that trade's workflow.
 //!
+//! - no valid signature (`x-custodian-signature`, HMAC-SHA256 of the body under the shared
+//!   secret) → 401, before anything else is read: only the custodian can price or settle;
 //! - malformed body → 400 with a code; unknown order reference → 404;
 //! - a repeat (the workflow ignores it) or a callback for a trade already finished → 200, no-op;
 //! - Temporal unreachable → 503, so the custodian retries (and the workflow's polling covers
 //!   a callback that never arrives).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use acme_activities::dealing::{Side, external_trade_workflow_id};
-use acme_custodian::messages::{Callback, ErrorBody};
+use acme_custodian::messages::{Callback, ErrorBody, SIGNATURE_HEADER, callback_signature_holds};
 use acme_ledger::Ledger;
 use acme_workflows::external_trade::{ExternalTradeWorkflow, SettledNotice};
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -28,13 +31,19 @@ pub const CALLBACK_PATH: &str = "/custodian/callbacks";
 struct Ingress {
     client: Client,
     ledger: Ledger,
+    /// The secret the custodian signs callbacks with.
+    secret: Arc<[u8]>,
 }
 
 /// The ingress's routes, ready to serve.
-pub fn router(client: Client, ledger: Ledger) -> Router {
+pub fn router(client: Client, ledger: Ledger, secret: Vec<u8>) -> Router {
     Router::new()
         .route(CALLBACK_PATH, post(receive))
-        .with_state(Ingress { client, ledger })
+        .with_state(Ingress {
+            client,
+            ledger,
+            secret: secret.into(),
+        })
 }
 
 /// Serves the ingress on `listener` until `shutdown` completes.
@@ -42,9 +51,10 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     client: Client,
     ledger: Ledger,
+    secret: Vec<u8>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(client, ledger))
+    axum::serve(listener, router(client, ledger, secret))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -56,7 +66,24 @@ pub async fn bind(address: SocketAddr) -> anyhow::Result<tokio::net::TcpListener
         .map_err(|e| anyhow::anyhow!("cannot listen for custodian callbacks on {address}: {e}"))
 }
 
-async fn receive(State(ingress): State<Ingress>, body: axum::body::Bytes) -> Response {
+async fn receive(
+    State(ingress): State<Ingress>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let signed = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|signature| callback_signature_holds(&ingress.secret, &body, signature));
+    if !signed {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "callback.unauthenticated",
+            format!(
+                "no valid {SIGNATURE_HEADER} header: callbacks must be signed by the custodian"
+            ),
+        );
+    }
     let callback: Callback = match serde_json::from_slice(&body) {
         Ok(callback) => callback,
         Err(e) => return refuse(StatusCode::BAD_REQUEST, "callback.malformed", e.to_string()),

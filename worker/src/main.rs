@@ -29,8 +29,12 @@ struct Args {
     #[arg(long, env = "ACME_CUSTODIAN_URL", default_value = acme_activities::custodian::DEFAULT_CUSTODIAN_URL)]
     custodian_url: String,
     /// Also serve the custodian callback ingress on this address (e.g. 127.0.0.1:7300)
-    #[arg(long, env = "ACME_CALLBACK_LISTEN")]
+    #[arg(long, env = "ACME_CALLBACK_LISTEN", requires = "callback_secret")]
     callback_listen: Option<std::net::SocketAddr>,
+    /// The secret the custodian signs its callbacks with; unsigned or mis-signed callbacks
+    /// are refused
+    #[arg(long, env = "ACME_CALLBACK_SECRET", hide_env_values = true)]
+    callback_secret: Option<String>,
     #[command(flatten)]
     limits: Limits,
 }
@@ -62,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
         custodian_url: args.custodian_url,
     };
     let ledger = Ledger::new(pool);
-    if let Some(address) = args.callback_listen {
+    if let (Some(address), Some(secret)) = (args.callback_listen, args.callback_secret) {
         let listener = acme_worker::ingress::bind(address).await?;
         tracing::info!(%address, "serving custodian callbacks");
         let (client, ledger) = (client.clone(), ledger.clone());
@@ -70,7 +74,9 @@ async fn main() -> anyhow::Result<()> {
             let stop = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            if let Err(e) = acme_worker::ingress::serve(listener, client, ledger, stop).await {
+            let served =
+                acme_worker::ingress::serve(listener, client, ledger, secret.into_bytes(), stop);
+            if let Err(e) = served.await {
                 tracing::error!("callback ingress stopped: {e}");
             }
         });

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use acme_activities::dealing::{DEALING_POT, check_cycle};
-use acme_custodian::messages::Faults;
+use acme_custodian::messages::{CallbackRecord, Faults, SIGNATURE_HEADER, sign_callback};
 use acme_ledger::Ledger;
 use acme_ledger::OwnerKind;
 use acme_sdk::AssetCode;
@@ -218,6 +218,15 @@ async fn duplicate_callbacks_and_custodian_errors_change_nothing() {
         assert_eq!(entries.get("dealing.priced"), Some(&3));
         assert_eq!(entries.get("dealing.allocated"), Some(&150));
         assert_eq!(entries.get("dealing.settled"), Some(&150));
+        // Both copies of every signed callback reached the ingress and were accepted.
+        let callbacks: Vec<CallbackRecord> = dealing.custodian("/admin/callbacks").await;
+        assert_eq!(callbacks.len(), 6, "priced and settled for three orders");
+        assert!(
+            callbacks
+                .iter()
+                .all(|c| c.state == "delivered" && c.copies == 2),
+            "{callbacks:#?}"
+        );
         worker.stop().await;
         dealing.finish().await;
     })
@@ -385,14 +394,36 @@ async fn the_weekday_schedule_starts_the_days_dealing_cycle() {
 async fn the_ingress_refuses_malformed_and_unknown_callbacks() {
     on_local_set(async {
         let dealing = Dealing::start(1, monday()).await;
-        let post = |body: &'static str| {
+        let post_signed_with = |secret: &'static str, body: &'static str| {
             dealing
                 .http
                 .post(&dealing.callback_url)
                 .header("content-type", "application/json")
+                .header(
+                    SIGNATURE_HEADER,
+                    sign_callback(secret.as_bytes(), body.as_bytes()),
+                )
                 .body(body)
                 .send()
         };
+        let post = |body: &'static str| post_signed_with(CALLBACK_SECRET, body);
+        // Only the custodian can price or settle: unsigned or mis-signed callbacks are refused
+        // before anything is read, however well-formed.
+        let settled =
+            r#"{"event":"settled","order_ref":"ET-19990101-X-B","settlement_date":"1999-01-05"}"#;
+        let forged = post_signed_with("not-the-secret", settled).await.unwrap();
+        assert_eq!(forged.status(), 401);
+        let body: serde_json::Value = forged.json().await.unwrap();
+        assert_eq!(body["code"], "callback.unauthenticated");
+        let unsigned = dealing
+            .http
+            .post(&dealing.callback_url)
+            .header("content-type", "application/json")
+            .body(settled)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unsigned.status(), 401);
         let malformed = post("{\"event\":\"priced\"").await.unwrap();
         assert_eq!(malformed.status(), 400);
         let unknown = post(

@@ -26,6 +26,9 @@ use crate::support::Platform;
 
 pub const FUNDS: [&str; 3] = ["GB00ACMEGLB1", "GB00ACMEBND1", "GB00ACMEPRP1"];
 
+/// The secret the test's custodian signs callbacks with, and its ingress checks.
+pub const CALLBACK_SECRET: &str = "test-callback-secret";
+
 /// A platform with a custodian simulator whose callbacks reach the platform's ingress.
 pub struct Dealing {
     pub platform: Platform,
@@ -56,6 +59,7 @@ impl Dealing {
             listener,
             platform.temporal.client().clone(),
             platform.db.ledger.clone(),
+            CALLBACK_SECRET.as_bytes().to_vec(),
             async {
                 let _ = stopped.await;
             },
@@ -63,6 +67,7 @@ impl Dealing {
         let custodian_db = CustodianDatabase::create().await.unwrap();
         let mut config = custodian_db.config();
         config.callback_url = Some(callback_url.clone());
+        config.callback_secret = Some(CALLBACK_SECRET.to_owned());
         config.start_date = Some(first_day);
         let simulator = Simulator::start(config).await.unwrap();
         platform.custodian_url = simulator.base_url();
