@@ -53,10 +53,15 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
                     action.action.clone(),
                     action.workflow_id.clone(),
                     action.reason.clone().unwrap_or_default(),
-                    action
-                        .error
-                        .as_ref()
-                        .map_or_else(|| "accepted".to_owned(), |e| format!("refused: {e}")),
+                    match (action.accepted, &action.error) {
+                        (Some(true), _) => "accepted".to_owned(),
+                        (Some(false), error) => {
+                            format!("refused: {}", error.as_deref().unwrap_or_default())
+                        }
+                        (None, _) => {
+                            "unknown: no answer recorded (see the run's history)".to_owned()
+                        }
+                    },
                 ]);
             }
             println!("{table}");

@@ -1,5 +1,6 @@
 //! `acme dealing`: run a dealing day, and see where each of its external trades stands.
 
+use acme_ledger::audit::OperatorVerb;
 use acme_workflows::dealing_cutoff::{self, SCHEDULE_ID};
 use acme_workflows::dealing_cycle::{DealingCycle, Input, Status};
 use anyhow::Context as _;
@@ -7,6 +8,8 @@ use chrono::{NaiveDate, NaiveTime};
 use clap::Subcommand;
 use rust_decimal::Decimal;
 use serde::Serialize;
+use temporalio_client::schedules::{CreateScheduleOptions, ScheduleError};
+use temporalio_client::tonic;
 use temporalio_client::{Client, WorkflowHandle, WorkflowQueryOptions};
 
 use crate::Outcome;
@@ -49,6 +52,8 @@ pub enum DealingCommand {
         /// Seconds between custodian status polls while waiting for a callback
         #[arg(long)]
         poll_every: Option<u64>,
+        #[command(flatten)]
+        operator: OperatorArgs,
     },
     /// Per asset and side: the external trade's state, member trades and amounts
     #[command(after_help = "Example: acme dealing status --date 2026-11-23 --output json")]
@@ -149,27 +154,24 @@ pub async fn run(command: DealingCommand) -> anyhow::Result<Outcome> {
             at,
             timezone,
             poll_every,
+            operator,
         } => {
-            let client = temporal::connect().await?;
-            let handle = client.get_schedule_handle(SCHEDULE_ID);
-            // Replacing keeps one schedule however often this is run.
-            if handle.describe(Default::default()).await.is_ok() {
-                handle
-                    .delete(Default::default())
-                    .await
-                    .context("cannot replace the existing dealing schedule")?;
-            }
+            let operator = Operator::connect(&operator).await?;
             let input = dealing_cutoff::Input {
                 poll_every_secs: poll_every,
             };
-            client
-                .create_schedule(
-                    SCHEDULE_ID,
-                    dealing_cutoff::schedule(at, &timezone, &temporal::task_queues(), input),
-                )
-                .await
-                .context("cannot create the dealing schedule")?;
-            println!("schedule {SCHEDULE_ID}: weekdays at {at} {timezone} starts dealing/<date>");
+            let detail = serde_json::json!({
+                "at": at, "timezone": &timezone, "input": &input,
+            });
+            let schedule = dealing_cutoff::schedule(at, &timezone, &temporal::task_queues(), input);
+            let verb = operator
+                .act(OperatorVerb::Schedule, SCHEDULE_ID, None, detail, async {
+                    put_schedule(operator.client(), schedule).await
+                })
+                .await?;
+            println!(
+                "schedule {SCHEDULE_ID} {verb}: weekdays at {at} {timezone} starts dealing/<date>"
+            );
             Ok(Outcome::Done)
         }
         DealingCommand::Status {
@@ -234,4 +236,48 @@ pub async fn run(command: DealingCommand) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
     }
+}
+
+/// Creates the dealing schedule, or updates the existing one in place (there is never a moment
+/// without one); says which, and whether it is paused.
+async fn put_schedule(
+    client: &Client,
+    schedule: CreateScheduleOptions,
+) -> anyhow::Result<&'static str> {
+    let handle = client.get_schedule_handle(SCHEDULE_ID);
+    let paused = match handle.describe(Default::default()).await {
+        Err(ScheduleError::Rpc(status)) if status.code() == tonic::Code::NotFound => {
+            client
+                .create_schedule(SCHEDULE_ID, schedule)
+                .await
+                .context("cannot create the dealing schedule")?;
+            return Ok("created");
+        }
+        Err(error) => return Err(error).context("cannot read the dealing schedule"),
+        Ok(existing) => existing
+            .raw()
+            .schedule
+            .as_ref()
+            .and_then(|s| s.state.as_ref())
+            .is_some_and(|state| state.paused),
+    };
+    handle
+        .update(
+            move |update| {
+                update
+                    .set_spec(schedule.spec)
+                    .set_action(schedule.action)
+                    .set_overlap_policy(schedule.overlap_policy)
+                    .set_note(schedule.note);
+            },
+            Default::default(),
+        )
+        .await
+        .context("cannot update the dealing schedule")?;
+    Ok(if paused {
+        "updated, and still paused (resume it in the Temporal UI, or with `temporal schedule \
+         toggle --schedule-id dealing-cutoff --unpause --reason ...`)"
+    } else {
+        "updated"
+    })
 }

@@ -2,6 +2,7 @@
 //! the same ones the Temporal UI's search box takes) and `acme stuck` (runs whose activities
 //! keep failing, or that have waited for the outside world past their deadline, with why).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use acme_sdk::Waiting;
@@ -10,7 +11,7 @@ use acme_sdk::search;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
-use futures::TryStreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 use temporalio_client::{
     Client, UntypedWorkflow, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowHandle,
@@ -20,11 +21,14 @@ use temporalio_common::protos::temporal::api::enums::v1::PendingActivityState;
 
 use crate::Outcome;
 use crate::output::{self, Format};
+use crate::progress::Progress;
 use crate::runs::{existing_run, query_json};
 use crate::temporal;
 
 /// How long `acme stuck` waits for each run's status query.
 const STATUS_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many runs `acme stuck` examines at once (a describe and a query each).
+const STUCK_CHECKS_AT_ONCE: usize = 16;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Example: acme describe external-trade/2026-11-23/GB00ACMEGLB1/buy")]
@@ -52,9 +56,6 @@ pub struct RunFilter {
     /// Only runs started longer ago than this, e.g. 30m, 2h, 3days
     #[arg(long, value_parser = humantime::parse_duration)]
     older_than: Option<Duration>,
-    /// At most this many runs
-    #[arg(long, default_value_t = 100)]
-    limit: usize,
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +68,9 @@ pub struct ListArgs {
     filter: RunFilter,
     #[arg(long, value_enum)]
     status: Option<RunStatus>,
+    /// At most this many runs, newest first
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
     #[arg(long, value_enum, default_value_t)]
     output: Format,
 }
@@ -76,6 +80,10 @@ pub struct ListArgs {
 pub struct StuckArgs {
     #[command(flatten)]
     filter: RunFilter,
+    /// At most this many running runs are examined, the oldest first; if there are more,
+    /// `acme stuck` says so and exits 1: narrow it with --older-than or --process
+    #[arg(long, default_value_t = 10_000)]
+    examine: usize,
     #[arg(long, value_enum, default_value_t)]
     output: Format,
 }
@@ -116,6 +124,8 @@ pub struct Description {
     pub closed: Option<DateTime<Utc>>,
     pub task_queue: String,
     pub history_events: usize,
+    /// The attempt of the workflow task now pending; above 1, the worker keeps failing it.
+    pub workflow_task_attempt: Option<i32>,
     pub pending_activities: Vec<PendingActivity>,
     pub pending_children: Vec<String>,
     pub ui: String,
@@ -210,7 +220,7 @@ pub async fn describe(args: DescribeArgs) -> anyhow::Result<Outcome> {
 pub async fn list(args: ListArgs) -> anyhow::Result<Outcome> {
     let client = temporal::connect().await?;
     let query = visibility_query(&args.filter, args.status);
-    let runs = find_runs(&client, &query, args.filter.limit).await?;
+    let runs = find_runs(&client, &query, Some(args.limit)).await?;
     let listing = Listing {
         ui: temporal::ui_search_link(&query)?,
         query,
@@ -239,20 +249,47 @@ pub async fn list(args: ListArgs) -> anyhow::Result<Outcome> {
 pub async fn stuck(args: StuckArgs) -> anyhow::Result<Outcome> {
     let client = temporal::connect().await?;
     let query = visibility_query(&args.filter, Some(RunStatus::Running));
-    let running = find_runs(&client, &query, args.filter.limit).await?;
-    let mut stuck = Vec::new();
-    for run in running {
-        let handle = client.get_workflow_handle::<UntypedWorkflow>(run.workflow_id.clone());
-        let reasons = why_stuck(&handle, &run.process).await?;
-        if !reasons.is_empty() {
-            stuck.push(StuckRun {
-                ui: temporal::ui_link(&run.workflow_id),
-                workflow_id: run.workflow_id,
-                process: run.process,
-                started: run.started,
-                reasons,
-            });
-        }
+    // Visibility lists newest first; the oldest runs are the likeliest to be stuck, so the
+    // whole listing is read (ids and times only) and the oldest are examined.
+    let mut running = find_runs(&client, &query, None).await?;
+    running.sort_by(|a, b| (a.started, &a.workflow_id).cmp(&(b.started, &b.workflow_id)));
+    let unexamined = running.len().saturating_sub(args.examine);
+    running.truncate(args.examine);
+    let examined = running.len();
+    let progress = Progress::new("running runs examined", examined as u64);
+    let done = AtomicU64::new(0);
+    let mut stuck: Vec<StuckRun> = futures::stream::iter(running)
+        .map(|run| {
+            let client = &client;
+            let (progress, done) = (&progress, &done);
+            async move {
+                let handle = client.get_workflow_handle::<UntypedWorkflow>(run.workflow_id.clone());
+                // A run that cannot be examined is listed, not allowed to hide the rest.
+                let reasons = why_stuck(&handle, &run.process)
+                    .await
+                    .unwrap_or_else(|error| vec![format!("cannot examine it: {error:#}")]);
+                progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, examined as u64);
+                (!reasons.is_empty()).then(|| StuckRun {
+                    ui: temporal::ui_link(&run.workflow_id),
+                    workflow_id: run.workflow_id,
+                    process: run.process,
+                    started: run.started,
+                    reasons,
+                })
+            }
+        })
+        .buffer_unordered(STUCK_CHECKS_AT_ONCE)
+        .filter_map(|found| async move { found })
+        .collect()
+        .await;
+    progress.finish();
+    // The longest-running first: they are the ones most overdue.
+    stuck.sort_by(|a, b| (a.started, &a.workflow_id).cmp(&(b.started, &b.workflow_id)));
+    if unexamined > 0 {
+        eprintln!(
+            "acme stuck: {unexamined} newer running runs were not examined (only the oldest \
+             {examined}); narrow the search (--older-than, --process) or raise --examine"
+        );
     }
     match args.output {
         Format::Json => output::json(&stuck)?,
@@ -272,8 +309,9 @@ pub async fn stuck(args: StuckArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    // Finding stuck runs is a check: exit 1 if there are any, for scripts and alerts.
-    Ok(if stuck.is_empty() {
+    // Finding stuck runs is a check: exit 1 if there are any, or if some were not looked at,
+    // for scripts and alerts.
+    Ok(if stuck.is_empty() && unexamined == 0 {
         Outcome::Done
     } else {
         Outcome::CheckFailed
@@ -301,6 +339,17 @@ async fn why_stuck(
             )
         })
         .collect();
+    // One failed attempt can be a worker that died mid-task; two in a row is a pattern.
+    if let Some(attempt) = description.workflow_task_attempt.filter(|&a| a > 2) {
+        // Its status query would fail the same way, so it is not asked.
+        reasons.push(format!(
+            "its workflow task has failed {} times: if this persists, the worker cannot run \
+             its code (a non-deterministic change, a signal it cannot decode, or a panic); the \
+             history in the UI shows the failure",
+            attempt - 1
+        ));
+        return Ok(reasons);
+    }
     let declares_status =
         crate::runs::catalogued(process).is_ok_and(|info| info.queries.contains(&STATUS_QUERY));
     if declares_status {
@@ -382,6 +431,7 @@ async fn describe_run(
         closed: description.close_time().map(DateTime::<Utc>::from),
         task_queue: description.task_queue().to_owned(),
         history_events: description.history_length(),
+        workflow_task_attempt: raw.pending_workflow_task.as_ref().map(|t| t.attempt),
         pending_activities,
         pending_children: raw
             .pending_children
@@ -397,13 +447,17 @@ fn timestamp(seconds: i64, nanos: i32) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(seconds, u32::try_from(nanos).ok()?)
 }
 
-fn status_name(status: WorkflowExecutionStatus) -> String {
+pub fn status_name(status: WorkflowExecutionStatus) -> String {
     format!("{status:?}").to_lowercase()
 }
 
-/// Runs matching `query`, newest first.
-async fn find_runs(client: &Client, query: &str, limit: usize) -> anyhow::Result<Vec<Listed>> {
-    let options = WorkflowListOptions::builder().limit(limit).build();
+/// Runs matching `query`, newest first; all of them without a `limit`.
+async fn find_runs(
+    client: &Client,
+    query: &str,
+    limit: Option<usize>,
+) -> anyhow::Result<Vec<Listed>> {
+    let options = WorkflowListOptions::builder().maybe_limit(limit).build();
     client
         .list_workflows(query.to_owned(), options)
         .map_ok(|run| Listed {
@@ -466,7 +520,6 @@ mod tests {
             date: Some("2026-11-23".into()),
             asset: Some("O'Brien".into()),
             older_than: None,
-            limit: 10,
         };
         assert_eq!(
             visibility_query(&filter, Some(RunStatus::Running)),

@@ -1,6 +1,6 @@
 //! Operator actions: who is acting (`--as`, `ACME_OPERATOR`, else the login name), carried into
-//! Temporal as the client identity, and the audit row every start, signal, cancel and terminate
-//! leaves in the ledger database, accepted or not.
+//! Temporal as the client identity, and the audit rows every start, signal, cancel and terminate
+//! leaves in the ledger database: the action before it is taken, its outcome after.
 
 use std::future::Future;
 
@@ -43,8 +43,7 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// Connects to both; the audit log is checked first, so no action is taken that could not
-    /// be recorded.
+    /// Connects to both, the audit log first.
     pub async fn connect(args: &OperatorArgs) -> anyhow::Result<Self> {
         let name = args.name()?;
         let audit = Ledger::new(connect::pool(&args.database.url, AppDatabase::SETTING, 1).await?);
@@ -60,8 +59,8 @@ impl Operator {
         &self.client
     }
 
-    /// Takes `action` on `workflow_id` and records it in the audit log, whether Temporal
-    /// accepted it or not. `detail` says what was sent.
+    /// Records `action` on `workflow_id` in the audit log, takes it, and records Temporal's
+    /// answer. If the action cannot be recorded it is not taken. `detail` says what is sent.
     pub async fn act<T>(
         &self,
         verb: OperatorVerb,
@@ -70,26 +69,46 @@ impl Operator {
         detail: serde_json::Value,
         action: impl Future<Output = anyhow::Result<T>>,
     ) -> anyhow::Result<T> {
-        let result = action.await;
         let record = NewOperatorAction {
             operator: &self.name,
             verb,
             workflow_id,
             reason,
             detail,
-            error: result.as_ref().err().map(|e| format!("{e:#}")),
         };
-        let recorded = self.audit.record_operator_action(&record).await;
-        match (result, recorded) {
-            (Ok(value), Ok(_)) => Ok(value),
-            (Ok(_), Err(error)) => Err(error).with_context(|| {
+        let action_id = self
+            .audit
+            .record_operator_action(&record)
+            .await
+            .with_context(|| {
                 format!(
-                    "{} {workflow_id} was done, but the audit log could not record it; \
-                     tell the platform team",
+                    "the audit log could not record the {}, so it was not done (is {} the \
+                 application role's, and the database migrated: `acme db migrate`?)",
+                    verb.as_str(),
+                    AppDatabase::SETTING
+                )
+            })?;
+        let result = action.await;
+        let error = result.as_ref().err().map(|e| format!("{e:#}"));
+        let answered = self
+            .audit
+            .record_operator_outcome(action_id, error.as_deref())
+            .await;
+        match (result, answered) {
+            (Ok(value), Ok(())) => Ok(value),
+            (Ok(_), Err(audit_error)) => Err(audit_error).with_context(|| {
+                format!(
+                    "{} {workflow_id} was done (audit action #{action_id}), but its outcome \
+                     could not be recorded; tell the platform team",
                     verb.as_str()
                 )
             }),
-            (Err(error), _) => Err(error),
+            (Err(error), Ok(())) => Err(error),
+            (Err(error), Err(audit_error)) => Err(anyhow::anyhow!(
+                "{error:#}; and the audit log could not record that the {} was refused \
+                 (audit action #{action_id}): {audit_error}",
+                verb.as_str()
+            )),
         }
     }
 }

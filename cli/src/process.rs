@@ -38,7 +38,12 @@ pub fn run(command: ProcessCommand) -> anyhow::Result<Outcome> {
                             process.name.to_owned(),
                             process.description.to_owned(),
                             fields,
-                            process.signals.join(", "),
+                            process
+                                .signals
+                                .iter()
+                                .map(|s| s.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
                             process.queries.join(", "),
                         ]);
                     }

@@ -11,12 +11,13 @@ use clap::Args;
 use serde_json::{Map, Value};
 use temporalio_client::{
     Client, RpcOptions, UntypedQuery, UntypedSignal, UntypedWorkflow, WorkflowCancelOptions,
-    WorkflowDescribeOptions, WorkflowHandle, WorkflowQueryOptions, WorkflowSignalOptions,
-    WorkflowTerminateOptions,
+    WorkflowDescribeOptions, WorkflowExecutionDescription, WorkflowExecutionStatus, WorkflowHandle,
+    WorkflowQueryOptions, WorkflowSignalOptions, WorkflowTerminateOptions,
 };
 use temporalio_common::data_converters::{PayloadConverter, RawValue};
 
 use crate::Outcome;
+use crate::inspect::status_name;
 use crate::operator::{Operator, OperatorArgs};
 use crate::output::{self, Format};
 use crate::{run, temporal};
@@ -50,9 +51,10 @@ pub struct SignalArgs {
     workflow_id: String,
     /// The signal's name, as `acme process list` shows it
     signal: String,
-    /// The signal's input as JSON
-    #[arg(long, value_name = "JSON", default_value = "null")]
-    input: String,
+    /// The signal's input as JSON (checked against what the signal takes before it is sent);
+    /// for a signal that takes nothing, leave it out
+    #[arg(long, value_name = "JSON")]
+    input: Option<String>,
     #[command(flatten)]
     operator: OperatorArgs,
 }
@@ -88,30 +90,49 @@ pub async fn start(args: StartArgs) -> anyhow::Result<Outcome> {
     let workflow_id = (process.workflow_id_of)(&input)?;
     let operator = Operator::connect(&args.operator).await?;
     let detail = serde_json::json!({ "process": process.name, "input": &input });
-    operator
-        .act(OperatorVerb::Start, &workflow_id, None, detail, async {
-            (process.start_json)(operator.client(), &temporal::task_queues(), input.clone())
-                .await
-                .with_context(|| format!("cannot start {workflow_id}"))
-        })
-        .await?;
-    run::say_started(&workflow_id);
+    run::start_as_operator(&operator, &workflow_id, detail, async {
+        (process.start_json)(operator.client(), &temporal::task_queues(), input.clone()).await
+    })
+    .await?;
     Ok(Outcome::Done)
 }
 
 pub async fn signal(args: SignalArgs) -> anyhow::Result<Outcome> {
-    let input: Value = serde_json::from_str(&args.input).context("--input is not valid JSON")?;
+    let input: Value = match &args.input {
+        Some(text) => serde_json::from_str(text).context("--input is not valid JSON")?,
+        None => Value::Null,
+    };
     let operator = Operator::connect(&args.operator).await?;
-    let handle = existing_run(operator.client(), &args.workflow_id).await?;
-    if let Some(process) = process_of(&handle).await? {
-        anyhow::ensure!(
-            process.signals.contains(&args.signal.as_str()),
-            "{} has no signal {:?}; its signals: {}",
-            process.name,
-            args.signal,
-            listed(process.signals)
-        );
+    let (handle, description) = described_run(operator.client(), &args.workflow_id).await?;
+    if let Some(process) = process_of(&description) {
+        let names: Vec<&str> = process.signals.iter().map(|s| s.name.as_str()).collect();
+        let signal = process
+            .signals
+            .iter()
+            .find(|s| s.name == args.signal)
+            .with_context(|| {
+                format!(
+                    "{} has no signal {:?}; its signals: {}",
+                    process.name,
+                    args.signal,
+                    listed(&names)
+                )
+            })?;
+        // A payload the handler cannot decode would wedge the run, so it is never sent.
+        signal
+            .check_input(&input)
+            .with_context(|| match args.input {
+                None => format!(
+                    "{}'s signal {:?} needs --input (JSON); nothing was sent",
+                    process.name, args.signal
+                ),
+                Some(_) => format!(
+                    "--input does not fit {}'s signal {:?}; nothing was sent",
+                    process.name, args.signal
+                ),
+            })?;
     }
+    ensure_running(&description, OperatorVerb::Signal)?;
     let detail = serde_json::json!({ "signal": &args.signal, "input": &input });
     operator
         .act(
@@ -138,8 +159,8 @@ pub async fn signal(args: SignalArgs) -> anyhow::Result<Outcome> {
 
 pub async fn query(args: QueryArgs) -> anyhow::Result<Outcome> {
     let client = temporal::connect().await?;
-    let handle = existing_run(&client, &args.workflow_id).await?;
-    if let Some(process) = process_of(&handle).await? {
+    let (handle, description) = described_run(&client, &args.workflow_id).await?;
+    if let Some(process) = process_of(&description) {
         anyhow::ensure!(
             process.queries.contains(&args.query.as_str()),
             "{} has no query {:?}; its queries: {}",
@@ -173,7 +194,8 @@ async fn stop(args: StopArgs, verb: OperatorVerb) -> anyhow::Result<Outcome> {
         "--reason must say why (it is kept in the run's history and the audit log)"
     );
     let operator = Operator::connect(&args.operator).await?;
-    let handle = existing_run(operator.client(), &args.workflow_id).await?;
+    let (handle, description) = described_run(operator.client(), &args.workflow_id).await?;
+    ensure_running(&description, verb)?;
     let detail = serde_json::json!({});
     operator
         .act(verb, &args.workflow_id, Some(reason), detail, async {
@@ -240,23 +262,47 @@ pub async fn existing_run(
     client: &Client,
     workflow_id: &str,
 ) -> anyhow::Result<WorkflowHandle<Client, UntypedWorkflow>> {
+    Ok(described_run(client, workflow_id).await?.0)
+}
+
+/// The run with `workflow_id` and what Temporal says of it.
+pub async fn described_run(
+    client: &Client,
+    workflow_id: &str,
+) -> anyhow::Result<(
+    WorkflowHandle<Client, UntypedWorkflow>,
+    WorkflowExecutionDescription,
+)> {
     let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id.to_owned());
-    handle
+    let description = handle
         .describe(WorkflowDescribeOptions::default())
         .await
         .with_context(|| format!("no run {workflow_id:?} found (`acme list` shows runs)"))?;
-    Ok(handle)
+    Ok((handle, description))
+}
+
+/// Refuses a closed run by name, before anything is sent or recorded: `verb` would do nothing
+/// to it.
+fn ensure_running(
+    description: &WorkflowExecutionDescription,
+    verb: OperatorVerb,
+) -> anyhow::Result<()> {
+    let status = description.status();
+    anyhow::ensure!(
+        status == WorkflowExecutionStatus::Running,
+        "{} is {}: only a running run can be {}; nothing was done",
+        description.id(),
+        status_name(status),
+        verb.past_tense()
+    );
+    Ok(())
 }
 
 /// The catalogued process a run belongs to (`None` for a workflow type not in the catalog).
-async fn process_of(
-    handle: &WorkflowHandle<Client, UntypedWorkflow>,
-) -> anyhow::Result<Option<ProcessInfo>> {
-    let description = handle.describe(WorkflowDescribeOptions::default()).await?;
-    let workflow_type = description.workflow_type().to_owned();
-    Ok(acme_workflows::processes()
+fn process_of(description: &WorkflowExecutionDescription) -> Option<ProcessInfo> {
+    acme_workflows::processes()
         .into_iter()
-        .find(|p| p.name == workflow_type))
+        .find(|p| p.name == description.workflow_type())
 }
 
 /// Asks a run's query and reads the answer as JSON. Only a worker can answer; without one the

@@ -21,6 +21,7 @@ use crate::error::{Error, chain};
 use crate::messages::{
     self, AdvanceClock, CURRENCY, CallbackRecord, CashStatement, ClockState, ErrorBody, Faults,
     HoldingsStatement, MessageError, OrderRequest, OrderState, OrderStatus, PriceQuote,
+    RejectOrder,
 };
 use crate::store::Inserted;
 
@@ -42,6 +43,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/admin/clock/advance", post(advance_clock))
         .route("/admin/faults", get(faults).put(set_faults))
         .route("/admin/prices/{isin}/{date}", put(set_price))
+        .route("/admin/orders/{order_ref}/reject", post(reject_order))
         .route("/admin/callbacks", get(callbacks))
         .with_state(shared)
 }
@@ -313,6 +315,43 @@ async fn set_price(
     Ok(Json(serde_json::json!({
         "isin": isin, "trade_date": trade_date, "price": price.to_string(),
     })))
+}
+
+/// `POST /admin/orders/{order_ref}/reject`: only an order not yet priced can be refused.
+async fn reject_order(
+    State(shared): State<Arc<Shared>>,
+    Path(order_ref): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<OrderStatus>> {
+    let RejectOrder { reason } = parse_json(&body)?;
+    if reason.trim().is_empty() {
+        return Err(ApiError::bad_request(
+            "reject.no_reason",
+            "a rejection needs a reason",
+        ));
+    }
+    let rejected = shared.store.reject_received(&order_ref, &reason).await?;
+    // Read after the attempt, so a refusal names the state that stopped it.
+    let Some(order) = shared.store.find_order(&order_ref).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "order.unknown",
+            format!("no order {order_ref:?}"),
+        ));
+    };
+    let status = order.status()?;
+    if !rejected {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "order.not_rejectable",
+            format!(
+                "order {order_ref:?} is {}; only an order not yet priced can be rejected",
+                serde_json::to_string(&status.status).unwrap_or_default()
+            ),
+        ));
+    }
+    tracing::info!(%order_ref, %reason, "order rejected after acceptance");
+    Ok(Json(status))
 }
 
 async fn callbacks(State(shared): State<Arc<Shared>>) -> ApiResult<Json<Vec<CallbackRecord>>> {

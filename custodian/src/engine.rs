@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use tokio::sync::{Notify, watch};
 
 use crate::error::{Error, chain};
-use crate::messages::{Faults, OrderRequest, SIGNATURE_HEADER, sign_callback};
+use crate::messages::{CallbackSecret, Faults, OrderRequest, SIGNATURE_HEADER, sign_callback};
 use crate::pricing::{self, Terms};
 use crate::store::Store;
 
@@ -31,7 +31,7 @@ pub const CALLBACK_TIMEOUT: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct Callbacks {
     pub url: reqwest::Url,
-    pub secret: Vec<u8>,
+    pub secret: CallbackSecret,
 }
 
 /// What the HTTP handlers and the loops share.

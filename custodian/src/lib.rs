@@ -45,6 +45,7 @@ mod server {
 
     use crate::engine::{self, Shared};
     use crate::error::Error;
+    use crate::messages::CallbackSecret;
     use crate::store::Store;
     use crate::{api, calendar};
 
@@ -67,7 +68,7 @@ mod server {
         pub callback_url: Option<String>,
         /// The secret callbacks are signed with (see `messages::SIGNATURE_HEADER`); required
         /// with a callback URL.
-        pub callback_secret: Option<String>,
+        pub callback_secret: Option<CallbackSecret>,
         /// Automatic clock: one business day per this much wall-clock time. `None`: manual.
         pub day_length: Option<Duration>,
         /// The business date on first start (rolled to a weekday); default today. Ignored once
@@ -125,7 +126,7 @@ mod server {
                 (Some(url), Some(secret)) => Some(engine::Callbacks {
                     url: reqwest::Url::parse(url)
                         .map_err(|e| Error::Config(format!("callback url {url:?}: {e}")))?,
-                    secret: secret.as_bytes().to_vec(),
+                    secret: secret.clone(),
                 }),
             };
             if config.day_length.is_some_and(|length| length.is_zero()) {

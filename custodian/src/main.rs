@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use acme_custodian::messages::CallbackSecret;
 use acme_custodian::{Config, DEV_DATABASE_URL};
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -98,7 +99,8 @@ async fn main() -> anyhow::Result<()> {
                 listen: args.listen,
                 database_url: args.database.database_url,
                 callback_url: args.callback_url,
-                callback_secret: args.callback_secret,
+                // Checked here, not by clap, whose error would print the refused secret.
+                callback_secret: args.callback_secret.map(CallbackSecret::new).transpose()?,
                 day_length: args.day_length,
                 start_date: args.start_date,
                 settlement_lag_days: args.settlement_lag,

@@ -538,6 +538,13 @@ pub struct AdvanceClock {
     pub days: u32,
 }
 
+/// `POST /admin/orders/{order_ref}/reject`: the custodian refuses an order it had accepted,
+/// before pricing it (found by the platform only by polling the order's status).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectOrder {
+    pub reason: String,
+}
+
 /// One row of `GET /admin/callbacks`: a callback and how its delivery went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallbackRecord {
@@ -556,8 +563,51 @@ pub struct CallbackRecord {
 /// signature holds, so nobody else can price or settle our orders.
 pub const SIGNATURE_HEADER: &str = "x-custodian-signature";
 
+/// The shared secret callbacks are signed with: at least [`CallbackSecret::MIN_BYTES`] bytes
+/// (an empty or guessable one would let anybody post "priced"). Never shown: its `Debug` is
+/// redacted and a refused secret's error gives only its length.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CallbackSecret(std::sync::Arc<[u8]>);
+
+/// A refused callback secret: how long it was, never what it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallbackSecretTooShort(pub usize);
+
+impl fmt::Display for CallbackSecretTooShort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the callback secret must be at least {} bytes, got {} (make one with: openssl rand \
+             -hex 32)",
+            CallbackSecret::MIN_BYTES,
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for CallbackSecretTooShort {}
+
+impl CallbackSecret {
+    /// The strength of the HMAC-SHA256 key.
+    pub const MIN_BYTES: usize = 32;
+
+    pub fn new(secret: impl AsRef<[u8]>) -> Result<Self, CallbackSecretTooShort> {
+        let secret = secret.as_ref();
+        if secret.len() < Self::MIN_BYTES {
+            return Err(CallbackSecretTooShort(secret.len()));
+        }
+        Ok(Self(secret.into()))
+    }
+}
+
+impl fmt::Debug for CallbackSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CallbackSecret(<redacted>)")
+    }
+}
+
 /// The signature of a callback `body` under `secret`, as [`SIGNATURE_HEADER`] carries it.
-pub fn sign_callback(secret: &[u8], body: &[u8]) -> String {
+pub fn sign_callback(secret: &CallbackSecret, body: &[u8]) -> String {
     format!(
         "sha256={}",
         hex::encode(mac(secret, body).finalize().into_bytes())
@@ -565,16 +615,16 @@ pub fn sign_callback(secret: &[u8], body: &[u8]) -> String {
 }
 
 /// Whether `signature` is `body`'s under `secret` (compared in constant time).
-pub fn callback_signature_holds(secret: &[u8], body: &[u8], signature: &str) -> bool {
+pub fn callback_signature_holds(secret: &CallbackSecret, body: &[u8], signature: &str) -> bool {
     signature
         .strip_prefix("sha256=")
         .and_then(|digest| hex::decode(digest).ok())
         .is_some_and(|digest| mac(secret, body).verify_slice(&digest).is_ok())
 }
 
-fn mac(secret: &[u8], body: &[u8]) -> Hmac<Sha256> {
+fn mac(secret: &CallbackSecret, body: &[u8]) -> Hmac<Sha256> {
     // HMAC takes a key of any length, so this never fails.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
+    let mut mac = Hmac::<Sha256>::new_from_slice(&secret.0).expect("HMAC accepts any key length");
     mac.update(body);
     mac
 }
@@ -620,14 +670,25 @@ mod tests {
 
     #[test]
     fn a_callback_signature_holds_only_for_its_body_and_secret() {
+        let secret = CallbackSecret::new("a-secret-of-at-least-thirty-two-bytes").unwrap();
+        let other = CallbackSecret::new("another-secret-of-thirty-two-bytes!").unwrap();
         let body = br#"{"event":"settled","order_ref":"ET-1"}"#;
-        let signature = sign_callback(b"secret", body);
+        let signature = sign_callback(&secret, body);
         assert!(signature.starts_with("sha256="));
-        assert!(callback_signature_holds(b"secret", body, &signature));
-        assert!(!callback_signature_holds(b"other", body, &signature));
-        assert!(!callback_signature_holds(b"secret", b"{}", &signature));
-        assert!(!callback_signature_holds(b"secret", body, "sha256=zz"));
-        assert!(!callback_signature_holds(b"secret", body, &signature[7..]));
+        assert!(callback_signature_holds(&secret, body, &signature));
+        assert!(!callback_signature_holds(&other, body, &signature));
+        assert!(!callback_signature_holds(&secret, b"{}", &signature));
+        assert!(!callback_signature_holds(&secret, body, "sha256=zz"));
+        assert!(!callback_signature_holds(&secret, body, &signature[7..]));
+    }
+
+    #[test]
+    fn a_short_callback_secret_is_refused_without_being_shown() {
+        let refused = CallbackSecret::new("hunter2").unwrap_err();
+        assert_eq!(refused, CallbackSecretTooShort(7));
+        assert!(!refused.to_string().contains("hunter2"));
+        let secret = CallbackSecret::new("x".repeat(CallbackSecret::MIN_BYTES)).unwrap();
+        assert_eq!(format!("{secret:?}"), "CallbackSecret(<redacted>)");
     }
 
     fn buy_json(cash: &str) -> String {

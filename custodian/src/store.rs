@@ -323,9 +323,9 @@ impl Store {
         Ok(Some(confirmation))
     }
 
-    /// Refuses an order that was received but cannot be priced.
-    pub async fn reject_received(&self, order_ref: &str, reason: &str) -> Result<(), Error> {
-        sqlx::query(
+    /// Refuses an order that was received but not yet priced; false if it was not in that state.
+    pub async fn reject_received(&self, order_ref: &str, reason: &str) -> Result<bool, Error> {
+        let rejected = sqlx::query(
             "update custodian_order set status = 'rejected', reason = $2 \
              where order_ref = $1 and status = 'received'",
         )
@@ -333,7 +333,7 @@ impl Store {
         .bind(reason)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(rejected.rows_affected() == 1)
     }
 
     /// Settles every priced order whose settlement date has come, queueing a `settled`

@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use acme_custodian::messages::{
-    Callback, CallbackRecord, OrderState, OrderStatus, SIGNATURE_HEADER, callback_signature_holds,
+    Callback, CallbackRecord, CallbackSecret, OrderState, OrderStatus, SIGNATURE_HEADER,
+    callback_signature_holds,
 };
 use acme_custodian::testkit::TestDatabase;
 use acme_custodian::{Config, Simulator};
@@ -23,7 +24,11 @@ const ISIN: &str = "GB00TEST0001";
 /// How long a test waits for something to happen before failing.
 const DEADLINE: Duration = Duration::from_secs(10);
 /// The secret the simulator signs callbacks with.
-const SECRET: &str = "simulator-test-secret";
+const SECRET: &str = "simulator-test-secret-of-32-bytes-or-more";
+
+fn secret() -> CallbackSecret {
+    CallbackSecret::new(SECRET).unwrap()
+}
 
 /// The platform's callback endpoint: checks each callback's signature, records what arrives,
 /// and can fail the first N requests.
@@ -42,7 +47,7 @@ async fn receive(
     let signed = headers
         .get(SIGNATURE_HEADER)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|signature| callback_signature_holds(SECRET.as_bytes(), &body, signature));
+        .is_some_and(|signature| callback_signature_holds(&secret(), &body, signature));
     if !signed {
         return StatusCode::UNAUTHORIZED;
     }
@@ -133,7 +138,7 @@ impl Harness {
     async fn start_simulator(&mut self, tweak: impl FnOnce(&mut Config)) {
         let mut config = self.db.as_ref().unwrap().config();
         config.callback_url = Some(self.receiver_url.clone());
-        config.callback_secret = Some(SECRET.to_owned());
+        config.callback_secret = Some(secret());
         config.start_date = Some(START.parse().unwrap());
         tweak(&mut config);
         self.simulator = Some(Simulator::start(config).await.unwrap());

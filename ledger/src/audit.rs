@@ -1,5 +1,7 @@
 //! The operator audit log: who started, signalled, cancelled or terminated which run, when, why
-//! and with what result. Append-only in the database itself (a trigger refuses edits).
+//! and with what result. Each action is recorded before it is taken and its outcome appended
+//! after, so no action goes unrecorded. Append-only in the database itself (a trigger refuses
+//! edits).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -14,6 +16,8 @@ pub enum OperatorVerb {
     Signal,
     Cancel,
     Terminate,
+    /// Create or change a schedule (its id stands in the workflow id's place).
+    Schedule,
 }
 
 impl OperatorVerb {
@@ -23,11 +27,23 @@ impl OperatorVerb {
             Self::Signal => "signal",
             Self::Cancel => "cancel",
             Self::Terminate => "terminate",
+            Self::Schedule => "schedule",
+        }
+    }
+
+    /// The verb done to a run, for messages ("only a running run can be cancelled").
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            Self::Start => "started",
+            Self::Signal => "signalled",
+            Self::Cancel => "cancelled",
+            Self::Terminate => "terminated",
+            Self::Schedule => "scheduled",
         }
     }
 }
 
-/// One action to record.
+/// One action to record, before it is taken.
 #[derive(Debug, Clone, Serialize)]
 pub struct NewOperatorAction<'a> {
     pub operator: &'a str,
@@ -35,8 +51,6 @@ pub struct NewOperatorAction<'a> {
     pub workflow_id: &'a str,
     pub reason: Option<&'a str>,
     pub detail: serde_json::Value,
-    /// `None` if Temporal accepted the action, else its error.
-    pub error: Option<String>,
 }
 
 /// One recorded action, as `acme audit` shows it.
@@ -49,8 +63,11 @@ pub struct OperatorAction {
     pub workflow_id: String,
     pub reason: Option<String>,
     pub detail: serde_json::Value,
-    pub accepted: bool,
+    /// Whether Temporal accepted it; `None` if no answer was recorded (the command stopped
+    /// between taking the action and recording its outcome: check the run's history).
+    pub accepted: Option<bool>,
     pub error: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
 }
 
 /// Which actions to list, newest first.
@@ -62,15 +79,14 @@ pub struct AuditFilter {
 }
 
 impl Ledger {
-    /// Appends one operator action; returns its id.
+    /// Appends an operator action about to be taken; returns its id, for its outcome.
     pub async fn record_operator_action(
         &self,
         action: &NewOperatorAction<'_>,
     ) -> Result<i64, LedgerError> {
         let id = sqlx::query_scalar(
-            "insert into operator_action
-                 (operator, action, workflow_id, reason, detail, accepted, error)
-             values ($1, $2, $3, $4, $5, $6, $7)
+            "insert into operator_action (operator, action, workflow_id, reason, detail)
+             values ($1, $2, $3, $4, $5)
              returning action_id",
         )
         .bind(action.operator)
@@ -78,11 +94,28 @@ impl Ledger {
         .bind(action.workflow_id)
         .bind(action.reason)
         .bind(&action.detail)
-        .bind(action.error.is_none())
-        .bind(action.error.as_deref())
         .fetch_one(self.pool())
         .await?;
         Ok(id)
+    }
+
+    /// Appends what Temporal answered to action `action_id`: `None` if it accepted, else its
+    /// error.
+    pub async fn record_operator_outcome(
+        &self,
+        action_id: i64,
+        error: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        sqlx::query(
+            "insert into operator_action_outcome (action_id, accepted, error)
+             values ($1, $2, $3)",
+        )
+        .bind(action_id)
+        .bind(error.is_none())
+        .bind(error)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// Recorded actions matching `filter`, newest first.
@@ -92,8 +125,8 @@ impl Ledger {
     ) -> Result<Vec<OperatorAction>, LedgerError> {
         Ok(sqlx::query_as(
             "select action_id, recorded_at, operator, action, workflow_id, reason, detail,
-                    accepted, error
-             from operator_action
+                    accepted, error, answered_at
+             from operator_action_log
              where ($1::text is null or workflow_id = $1)
                and ($2::text is null or operator = $2)
              order by action_id desc

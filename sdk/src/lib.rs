@@ -29,5 +29,5 @@ pub mod testkit;
 pub use asset::{AssetCode, AssetCodeError};
 pub use failure::BusinessError;
 pub use money::{AmountError, Sign, checked_sum, parse_amount};
-pub use process::{Process, ProcessInfo, TaskQueues, Waiting, start, step_key};
+pub use process::{Process, ProcessInfo, Signal, TaskQueues, Waiting, start, step_key};
 pub use saga::Saga;

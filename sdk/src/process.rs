@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use temporalio_client::errors::WorkflowStartError;
 use temporalio_client::{Client, WorkflowHandle, WorkflowIdConflictPolicy, WorkflowStartOptions};
 use temporalio_common::search_attributes::{SearchAttributeUpdate, SearchAttributes};
-use temporalio_common::{HasWorkflowDefinition, WorkflowDefinition};
+use temporalio_common::{HasWorkflowDefinition, SignalDefinition, WorkflowDefinition};
 use temporalio_sdk::{ChildWorkflowOptions, ParentClosePolicy};
 
 use crate::search;
@@ -26,8 +26,11 @@ pub trait Process:
     const NAME: &'static str;
     /// One line on what the process does, for `acme process list`.
     const DESCRIPTION: &'static str;
-    /// The names of its `#[signal]`s, for `acme process list` and `acme signal`.
-    const SIGNALS: &'static [&'static str] = &[];
+    /// Its `#[signal]`s, each made with [`Signal::of`] from the signal's definition, for
+    /// `acme process list` and `acme signal`.
+    fn signals() -> Vec<Signal> {
+        Vec::new()
+    }
     /// The names of its `#[query]`s. A query named [`STATUS_QUERY`] whose answer has a
     /// `waiting` field ([`Waiting`]) is read by `acme stuck`.
     const QUERIES: &'static [&'static str] = &[];
@@ -65,12 +68,47 @@ pub struct Waiting {
     pub deadline: DateTime<Utc>,
 }
 
+/// One signal a process accepts, and a check that an input decodes into the handler's type.
+/// `acme signal` runs the check before sending: a payload the handler cannot decode would fail
+/// the run's workflow task on every attempt, with the bad signal fixed in its history.
+#[derive(Debug, Clone)]
+pub struct Signal {
+    pub name: String,
+    check_input: fn(&serde_json::Value) -> Result<(), serde_json::Error>,
+}
+
+impl Signal {
+    /// The signal `definition` (e.g. `ExternalTradeWorkflow::priced`), so its name and input
+    /// type are the handler's own.
+    pub fn of<D>(definition: D) -> Self
+    where
+        D: SignalDefinition<Input: DeserializeOwned>,
+    {
+        Self {
+            name: definition.name().to_owned(),
+            check_input: |input| serde_json::from_value::<D::Input>(input.clone()).map(drop),
+        }
+    }
+
+    /// Whether `input` decodes into what the handler takes; the error says which field does not.
+    pub fn check_input(&self, input: &serde_json::Value) -> Result<(), serde_json::Error> {
+        (self.check_input)(input)
+    }
+}
+
+/// Listings show a signal by its name.
+impl Serialize for Signal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name)
+    }
+}
+
 /// What the catalog says of one process, for listings, `acme start` and conformance checks.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProcessInfo {
     pub name: &'static str,
     pub description: &'static str,
-    pub signals: &'static [&'static str],
+    pub signals: Vec<Signal>,
     pub queries: &'static [&'static str],
     /// The workflow struct's path, e.g. `acme_workflows::sell_units::SellUnits`.
     pub type_name: &'static str,
@@ -119,7 +157,7 @@ impl ProcessInfo {
         Self {
             name: P::NAME,
             description: P::DESCRIPTION,
-            signals: P::SIGNALS,
+            signals: P::signals(),
             queries: P::QUERIES,
             type_name: std::any::type_name::<P>(),
             input_schema: schemars::schema_for!(P::Input),

@@ -9,10 +9,11 @@
 //!   a callback that never arrives).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use acme_activities::dealing::{Side, external_trade_workflow_id};
-use acme_custodian::messages::{Callback, ErrorBody, SIGNATURE_HEADER, callback_signature_holds};
+use acme_custodian::messages::{
+    Callback, CallbackSecret, ErrorBody, SIGNATURE_HEADER, callback_signature_holds,
+};
 use acme_ledger::Ledger;
 use acme_workflows::external_trade::{ExternalTradeWorkflow, SettledNotice};
 use axum::extract::State;
@@ -32,17 +33,17 @@ struct Ingress {
     client: Client,
     ledger: Ledger,
     /// The secret the custodian signs callbacks with.
-    secret: Arc<[u8]>,
+    secret: CallbackSecret,
 }
 
 /// The ingress's routes, ready to serve.
-pub fn router(client: Client, ledger: Ledger, secret: Vec<u8>) -> Router {
+pub fn router(client: Client, ledger: Ledger, secret: CallbackSecret) -> Router {
     Router::new()
         .route(CALLBACK_PATH, post(receive))
         .with_state(Ingress {
             client,
             ledger,
-            secret: secret.into(),
+            secret,
         })
 }
 
@@ -51,7 +52,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     client: Client,
     ledger: Ledger,
-    secret: Vec<u8>,
+    secret: CallbackSecret,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     axum::serve(listener, router(client, ledger, secret))

@@ -3,6 +3,7 @@
 //! Any number can run at once; they share the work through the task queues. SIGTERM or Ctrl-C
 //! stops polling, lets in-flight activities finish, then exits.
 
+use acme_custodian::messages::CallbackSecret;
 use acme_ledger::Ledger;
 use acme_sdk::TaskQueues;
 use acme_worker::{Limits, WorkerConfig, Workers};
@@ -48,6 +49,12 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    // Checked here, not by clap, whose error would print the refused secret.
+    let callback_secret = args
+        .callback_secret
+        .as_deref()
+        .map(CallbackSecret::new)
+        .transpose()?;
     // One connection per ledger activity slot, and one spare.
     let pool_size =
         u32::try_from(args.limits.ledger_activities.saturating_add(1)).unwrap_or(u32::MAX);
@@ -66,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
         custodian_url: args.custodian_url,
     };
     let ledger = Ledger::new(pool);
-    if let (Some(address), Some(secret)) = (args.callback_listen, args.callback_secret) {
+    if let (Some(address), Some(secret)) = (args.callback_listen, callback_secret) {
         let listener = acme_worker::ingress::bind(address).await?;
         tracing::info!(%address, "serving custodian callbacks");
         let (client, ledger) = (client.clone(), ledger.clone());
@@ -74,8 +81,7 @@ async fn main() -> anyhow::Result<()> {
             let stop = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            let served =
-                acme_worker::ingress::serve(listener, client, ledger, secret.into_bytes(), stop);
+            let served = acme_worker::ingress::serve(listener, client, ledger, secret, stop);
             if let Err(e) = served.await {
                 tracing::error!("callback ingress stopped: {e}");
             }

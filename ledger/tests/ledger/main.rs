@@ -6,6 +6,7 @@
 
 mod support;
 
+mod audit;
 mod batch;
 mod concurrency;
 mod journal_protection;

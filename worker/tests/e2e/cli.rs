@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 use acme_custodian::messages::Faults;
 use rust_decimal::Decimal;
 use serde_json::Value;
+use temporalio_client::{UntypedSignal, UntypedWorkflow, WorkflowSignalOptions};
+use temporalio_common::data_converters::{PayloadConverter, RawValue};
 
 use crate::dealing_support::{Dealing, FUNDS, book_buys, monday};
 use crate::support::{Platform, on_local_set};
@@ -292,6 +294,16 @@ async fn operators_start_inspect_and_stop_runs_and_every_action_is_audited() {
             r#"{"request_id": "r-idle", "member_id": "m-1", "amount": "5.00"}"#,
         ])
         .await;
+        // Starting it again attaches to the running run, and says so (and so does the audit).
+        let again = idle
+            .ok(&[
+                "start",
+                "invest-cash",
+                "--input",
+                r#"{"request_id": "r-idle", "member_id": "m-1", "amount": "5.00"}"#,
+            ])
+            .await;
+        assert!(again.contains("already running (run "), "{again}");
         idle.refused(&["terminate", "invest/r-idle"]).await;
         idle.ok(&[
             "cancel",
@@ -312,7 +324,25 @@ async fn operators_start_inspect_and_stop_runs_and_every_action_is_audited() {
             .json(&["describe", "invest/r-idle", "--output", "json"])
             .await;
         assert_eq!(run["status"], "terminated");
+        let too_late = idle
+            .refused(&["cancel", "invest/r-idle", "--reason", "too late"])
+            .await;
+        assert!(
+            too_late.contains("invest/r-idle is terminated: only a running run can be cancelled"),
+            "{too_late}"
+        );
+        // An action Temporal itself refuses (a workflow id over its length limit) is recorded
+        // as refused, with Temporal's answer.
+        let long_id = format!(
+            r#"{{"request_id": "{}", "member_id": "m-1", "amount": "5.00"}}"#,
+            "r".repeat(2_000)
+        );
+        let refused = idle
+            .refused(&["start", "invest-cash", "--input", &long_id])
+            .await;
+        assert!(refused.contains("cannot start invest/rrr"), "{refused}");
 
+        let long_workflow_id = format!("invest/{}", "r".repeat(2_000));
         let audit = acme.json(&["audit", "--output", "json"]).await;
         let rows: Vec<(&str, &str, &str, &str)> = audit
             .as_array()
@@ -330,6 +360,7 @@ async fn operators_start_inspect_and_stop_runs_and_every_action_is_audited() {
         assert_eq!(
             rows,
             [
+                ("alice", "start", long_workflow_id.as_str(), ""),
                 (
                     "bob",
                     "terminate",
@@ -343,29 +374,155 @@ async fn operators_start_inspect_and_stop_runs_and_every_action_is_audited() {
                     "member withdrew (ticket 7)"
                 ),
                 ("alice", "start", "invest/r-idle", ""),
+                ("alice", "start", "invest/r-idle", ""),
                 ("alice", "start", "invest/r-typed", ""),
                 ("alice", "start", "invest/r-cli", ""),
             ]
         );
+        let audit = audit.as_array().unwrap();
+        assert_eq!(audit[0]["accepted"], false);
         assert!(
-            audit
-                .as_array()
+            audit[0]["error"]
+                .as_str()
                 .unwrap()
-                .iter()
-                .all(|row| row["accepted"] == true)
+                .contains("cannot start invest/rrr"),
+            "{:?}",
+            audit[0]
         );
+        assert!(audit[1..].iter().all(|row| row["accepted"] == true));
+        let (attached, first) = (&audit[3]["detail"], &audit[4]["detail"]);
+        assert!(attached["running_before_start"].is_string(), "{attached}");
+        assert!(first.get("running_before_start").is_none(), "{first}");
         let by_bob = acme
             .json(&["audit", "--operator", "bob", "--output", "json"])
             .await;
         assert_eq!(by_bob.as_array().unwrap().len(), 1);
-        // The audit log cannot be edited, even by the application's role.
-        let edited = sqlx::query("update operator_action set reason = 'nothing to see'")
-            .execute(platform.db.ledger.pool())
+        // That nobody can edit these rows is the ledger's own test (ledger/tests/ledger/audit.rs).
+
+        // The dealing schedule is made, then changed in place; both are operator actions.
+        let created = acme.ok(&["dealing", "schedule", "--at", "16:00"]).await;
+        assert!(
+            created.contains("schedule dealing-cutoff created"),
+            "{created}"
+        );
+        let updated = acme
+            .ok(&["dealing", "schedule", "--at", "16:30", "--poll-every", "60"])
             .await;
-        assert!(edited.is_err());
+        assert!(
+            updated.contains("schedule dealing-cutoff updated"),
+            "{updated}"
+        );
+        let schedule = platform
+            .temporal
+            .client()
+            .get_schedule_handle("dealing-cutoff")
+            .describe(Default::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            schedule
+                .raw()
+                .schedule
+                .as_ref()
+                .unwrap()
+                .state
+                .as_ref()
+                .unwrap()
+                .notes,
+            "dealing-cutoff, weekdays at 16:30:00 Europe/London"
+        );
+        let scheduled = acme
+            .json(&["audit", "--workflow", "dealing-cutoff", "--output", "json"])
+            .await;
+        let scheduled = scheduled.as_array().unwrap();
+        assert_eq!(scheduled.len(), 2);
+        assert_eq!(scheduled[0]["action"], "schedule");
+        assert_eq!(scheduled[0]["detail"]["input"]["poll_every_secs"], 60);
 
         worker.stop().await;
         platform.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_run_wedged_by_a_signal_it_cannot_decode_is_listed_as_stuck() {
+    on_local_set(async {
+        let day = monday();
+        let dealing = Dealing::start(1, day).await;
+        book_buys(
+            dealing.ledger(),
+            "wedged",
+            &[("m-0".to_owned(), FUNDS[0], Decimal::new(10_000, 2))],
+        )
+        .await;
+        let worker = dealing.platform.spawn_worker("worker-1");
+        let acme = Acme::new(&dealing.platform);
+        acme.ok(&[
+            "dealing",
+            "run",
+            "--date",
+            &day.to_string(),
+            "--poll-every",
+            "3600",
+        ])
+        .await;
+        dealing.wait_until_none_in(day, "created").await;
+        // What `acme signal` refuses to send, sent straight through the client: the handler
+        // cannot decode it, so every attempt of the run's workflow task fails.
+        let workflow_id = format!("external-trade/{day}/{}/buy", FUNDS[0]);
+        let payload = RawValue::from_value(
+            &serde_json::json!({"order_ref": 1}),
+            &PayloadConverter::default(),
+        );
+        dealing
+            .platform
+            .temporal
+            .client()
+            .get_workflow_handle::<UntypedWorkflow>(workflow_id.clone())
+            .signal(
+                UntypedSignal::new("priced"),
+                payload,
+                WorkflowSignalOptions::default(),
+            )
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let stuck = loop {
+            let output = acme.run(&["stuck", "--output", "json"]).await;
+            let stuck: Value = serde_json::from_slice(&output.stdout).unwrap();
+            let wedged = stuck[0]["reasons"][0]
+                .as_str()
+                .is_some_and(|why| why.starts_with("its workflow task has failed"));
+            if wedged {
+                assert_eq!(output.status.code(), Some(1), "stuck runs exit 1");
+                break stuck;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never listed as stuck: {stuck}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        assert_eq!(stuck.as_array().unwrap().len(), 1, "{stuck:#}");
+        assert_eq!(stuck[0]["workflow_id"], workflow_id.as_str(), "{stuck:#}");
+        // Terminating it is the way out; the cycle then fails, loudly.
+        acme.ok(&[
+            "terminate",
+            &workflow_id,
+            "--reason",
+            "wedged by an undecodable signal (test)",
+        ])
+        .await;
+        let cycle = acme
+            .eventually(
+                &["describe", &format!("dealing/{day}"), "--output", "json"],
+                |run| run["status"] != "running",
+            )
+            .await;
+        assert_eq!(cycle["status"], "failed");
+        worker.stop().await;
+        dealing.finish().await;
     })
     .await;
 }
@@ -454,6 +611,25 @@ async fn a_stuck_external_trade_is_listed_with_why_and_found_by_the_ui_search() 
         // as the lost callbacks would have; the trade then runs to settlement.
         let order_ref = waiting["order_ref"].as_str().unwrap();
         let confirmation = custodian_confirmation(&dealing, order_ref).await;
+        // A signal the handler could not decode would wedge the run: it is refused unsent.
+        let missing = acme.refused(&["signal", &workflow_id, "priced"]).await;
+        assert!(
+            missing.contains("external-trade's signal \"priced\" needs --input"),
+            "{missing}"
+        );
+        let unfit = acme
+            .refused(&[
+                "signal",
+                &workflow_id,
+                "priced",
+                "--input",
+                r#"{"order_ref": 1}"#,
+            ])
+            .await;
+        assert!(
+            unfit.contains("--input does not fit external-trade's signal \"priced\""),
+            "{unfit}"
+        );
         let priced = confirmation.to_string();
         acme.ok(&["signal", &workflow_id, "priced", "--input", &priced])
             .await;

@@ -4,13 +4,15 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use acme_activities::dealing::{DEALING_POT, check_cycle};
-use acme_custodian::messages::{CallbackRecord, Faults, SIGNATURE_HEADER, sign_callback};
+use acme_activities::dealing::{DEALING_POT, Side, check_cycle, order_ref};
+use acme_custodian::messages::{
+    CallbackRecord, CallbackSecret, Faults, SIGNATURE_HEADER, sign_callback,
+};
 use acme_ledger::Ledger;
 use acme_ledger::OwnerKind;
 use acme_sdk::AssetCode;
 use acme_workflows::dealing_cutoff;
-use acme_workflows::dealing_cycle::{self, DealingCycle};
+use acme_workflows::dealing_cycle::{self, DealingCycle, Status};
 use acme_workflows::external_trade::{self, ExternalTradeWorkflow};
 use acme_workflows::sell_units::SellUnits;
 use chrono::{NaiveDate, NaiveTime};
@@ -260,36 +262,102 @@ async fn a_rejected_order_fails_its_trades_and_releases_the_cash() {
             })
             .await;
         let status = dealing.deal(monday()).await.unwrap();
-        let rejected: Vec<_> = status
-            .trades
-            .iter()
-            .filter(|t| matches!(t.outcome, Some(Ok(external_trade::Outcome::Rejected { .. }))))
-            .collect();
-        assert_eq!(rejected.len(), 1);
-        assert_eq!(rejected[0].trade.asset, "GB00ACMEPRP1");
-        let failed: i64 = sqlx::query_scalar(
-            "select count(*) from member_trade where status = 'failed' and asset_code = 'GB00ACMEPRP1'",
-        )
-        .fetch_one(dealing.ledger().pool())
-        .await
-        .unwrap();
-        assert_eq!(failed, 50);
-        assert_eq!(reserved_total(dealing.ledger()).await, Decimal::ZERO);
-        // What the property orders had reserved is back in the members' available cash.
-        let available: Decimal = sqlx::query_scalar(
-            "select sum(b.amount) from balance b join account a using (account_id)
-             join pot p using (pot_id)
-             where p.owner_kind = 'member' and a.asset_code = 'GBP' and a.purpose = 'available'",
-        )
-        .fetch_one(dealing.ledger().pool())
-        .await
-        .unwrap();
-        let property_cash: Decimal = (0..50_i64).map(|i| Decimal::new(10_000 + i * 101, 2)).sum();
-        assert_eq!(available, property_cash);
+        let reason = "isin GB00ACMEPRP1 is not dealt by the custodian";
+        assert_property_released(&dealing, &status, reason, "rejected-at-placing").await;
         worker.stop().await;
         dealing.finish().await;
     })
     .await;
+}
+
+#[tokio::test]
+async fn an_order_rejected_after_acceptance_is_found_by_polling_and_released() {
+    on_local_set(async {
+        let dealing = Dealing::start(50, monday()).await;
+        let worker = dealing.platform.spawn_worker("worker-1");
+        small_day(&dealing).await;
+        let handle = dealing.start_cycle(monday()).await;
+        dealing.wait_until_none_in(monday(), "created").await;
+        // The custodian took the order, then refuses it before pricing; no callback says so.
+        let order = order_ref(monday(), "GB00ACMEPRP1", Side::Buy);
+        dealing
+            .reject_order(&order, "fund suspended")
+            .await
+            .unwrap();
+        let refused_again = dealing.reject_order(&order, "again").await.unwrap_err();
+        assert!(
+            refused_again.contains("order.not_rejectable"),
+            "{refused_again}"
+        );
+        let status = dealing.finish_cycle(monday(), handle).await.unwrap();
+        assert_property_released(
+            &dealing,
+            &status,
+            "fund suspended",
+            "rejected-after-acceptance",
+        )
+        .await;
+        let reason: String = sqlx::query_scalar(
+            "select rejection_reason from external_trade where asset_code = 'GB00ACMEPRP1'",
+        )
+        .fetch_one(dealing.ledger().pool())
+        .await
+        .unwrap();
+        assert_eq!(
+            reason,
+            "rejected by the custodian after acceptance: fund suspended"
+        );
+        worker.stop().await;
+        dealing.finish().await;
+    })
+    .await;
+}
+
+/// The small day's property order was rejected (with `reason` in its outcome): its 50 member
+/// trades failed and their reserved cash is back in the members' available cash, while the
+/// other two funds settled. Its run's history is recorded as `history`.
+async fn assert_property_released(dealing: &Dealing, status: &Status, reason: &str, history: &str) {
+    let rejected: Vec<_> = status
+        .trades
+        .iter()
+        .filter_map(|t| match &t.outcome {
+            Some(Ok(external_trade::Outcome::Rejected { reason, released })) => {
+                Some((t.trade.asset.as_str(), reason.as_str(), *released))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rejected.len(), 1, "{status:#?}");
+    let (asset, why, released) = rejected[0];
+    assert_eq!((asset, released), ("GB00ACMEPRP1", 50));
+    assert!(why.contains(reason), "{why}");
+    let failed: i64 = sqlx::query_scalar(
+        "select count(*) from member_trade where status = 'failed' and asset_code = 'GB00ACMEPRP1'",
+    )
+    .fetch_one(dealing.ledger().pool())
+    .await
+    .unwrap();
+    assert_eq!(failed, 50);
+    assert_eq!(reserved_total(dealing.ledger()).await, Decimal::ZERO);
+    let available: Decimal = sqlx::query_scalar(
+        "select sum(b.amount) from balance b join account a using (account_id)
+         join pot p using (pot_id)
+         where p.owner_kind = 'member' and a.asset_code = 'GBP' and a.purpose = 'available'",
+    )
+    .fetch_one(dealing.ledger().pool())
+    .await
+    .unwrap();
+    let property_cash: Decimal = (0..50_i64).map(|i| Decimal::new(10_000 + i * 101, 2)).sum();
+    assert_eq!(available, property_cash);
+    assert_eq!(
+        assert_allocations_follow_the_rule(dealing.ledger(), monday()).await,
+        2
+    );
+    let run = format!("external-trade/{}/GB00ACMEPRP1/buy", monday());
+    dealing
+        .platform
+        .record_run::<ExternalTradeWorkflow>(&run, history)
+        .await;
 }
 
 #[tokio::test]
@@ -394,24 +462,22 @@ async fn the_weekday_schedule_starts_the_days_dealing_cycle() {
 async fn the_ingress_refuses_malformed_and_unknown_callbacks() {
     on_local_set(async {
         let dealing = Dealing::start(1, monday()).await;
-        let post_signed_with = |secret: &'static str, body: &'static str| {
+        let post_signed_with = |secret: CallbackSecret, body: &'static str| {
             dealing
                 .http
                 .post(&dealing.callback_url)
                 .header("content-type", "application/json")
-                .header(
-                    SIGNATURE_HEADER,
-                    sign_callback(secret.as_bytes(), body.as_bytes()),
-                )
+                .header(SIGNATURE_HEADER, sign_callback(&secret, body.as_bytes()))
                 .body(body)
                 .send()
         };
-        let post = |body: &'static str| post_signed_with(CALLBACK_SECRET, body);
+        let post = |body: &'static str| post_signed_with(callback_secret(), body);
         // Only the custodian can price or settle: unsigned or mis-signed callbacks are refused
         // before anything is read, however well-formed.
         let settled =
             r#"{"event":"settled","order_ref":"ET-19990101-X-B","settlement_date":"1999-01-05"}"#;
-        let forged = post_signed_with("not-the-secret", settled).await.unwrap();
+        let forged = CallbackSecret::new("not-the-secret-but-thirty-two-bytes").unwrap();
+        let forged = post_signed_with(forged, settled).await.unwrap();
         assert_eq!(forged.status(), 401);
         let body: serde_json::Value = forged.json().await.unwrap();
         assert_eq!(body["code"], "callback.unauthenticated");

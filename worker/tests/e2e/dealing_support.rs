@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use acme_activities::members::{BANK_POT, CASH};
-use acme_custodian::messages::{AdvanceClock, Faults, HoldingsStatement, PriceQuote};
+use acme_custodian::messages::{
+    AdvanceClock, CallbackSecret, Faults, HoldingsStatement, PriceQuote, RejectOrder,
+};
 use acme_custodian::{Simulator, testkit::TestDatabase as CustodianDatabase};
 use acme_ledger::{Ledger, NewEntry, NewPosting, OwnerKind};
 use acme_sdk::AssetCode;
@@ -27,7 +29,11 @@ use crate::support::Platform;
 pub const FUNDS: [&str; 3] = ["GB00ACMEGLB1", "GB00ACMEBND1", "GB00ACMEPRP1"];
 
 /// The secret the test's custodian signs callbacks with, and its ingress checks.
-pub const CALLBACK_SECRET: &str = "test-callback-secret";
+const CALLBACK_SECRET: &str = "test-callback-secret-of-32-bytes-or-more";
+
+pub fn callback_secret() -> CallbackSecret {
+    CallbackSecret::new(CALLBACK_SECRET).unwrap()
+}
 
 /// A platform with a custodian simulator whose callbacks reach the platform's ingress.
 pub struct Dealing {
@@ -59,7 +65,7 @@ impl Dealing {
             listener,
             platform.temporal.client().clone(),
             platform.db.ledger.clone(),
-            CALLBACK_SECRET.as_bytes().to_vec(),
+            callback_secret(),
             async {
                 let _ = stopped.await;
             },
@@ -67,7 +73,7 @@ impl Dealing {
         let custodian_db = CustodianDatabase::create().await.unwrap();
         let mut config = custodian_db.config();
         config.callback_url = Some(callback_url.clone());
-        config.callback_secret = Some(CALLBACK_SECRET.to_owned());
+        config.callback_secret = Some(callback_secret());
         config.start_date = Some(first_day);
         let simulator = Simulator::start(config).await.unwrap();
         platform.custodian_url = simulator.base_url();
@@ -106,6 +112,23 @@ impl Dealing {
             "{}",
             response.text().await.unwrap()
         );
+    }
+
+    /// The custodian refuses `order_ref` after accepting it; the error is its answer's body.
+    pub async fn reject_order(&self, order_ref: &str, reason: &str) -> Result<(), String> {
+        let url = format!(
+            "{}/admin/orders/{order_ref}/reject",
+            self.simulator.base_url()
+        );
+        let body = RejectOrder {
+            reason: reason.to_owned(),
+        };
+        let response = self.http.post(url).json(&body).send().await.unwrap();
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(response.text().await.unwrap())
+        }
     }
 
     pub async fn advance_one_day(&self) {
@@ -190,6 +213,15 @@ impl Dealing {
         let handle = self.start_cycle(date).await;
         // Orders must reach the custodian before its day moves on.
         self.wait_until_none_in(date, "created").await;
+        self.finish_cycle(date, handle).await
+    }
+
+    /// The rest of [`Dealing::deal`] once the day's orders are placed.
+    pub async fn finish_cycle(
+        &self,
+        date: NaiveDate,
+        handle: WorkflowHandle<Client, DealingCycle>,
+    ) -> Result<Status, String> {
         self.advance_one_day().await;
         self.wait_until_none_in(date, "placed").await;
         self.advance_one_day().await;

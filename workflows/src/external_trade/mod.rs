@@ -8,8 +8,10 @@
 //!   to the rounding pot → wait for "settled" the same way → settle members and cash.
 //! - Failure: a rejected order (at placing, or found rejected later by polling) is compensated:
 //!   its member trades fail and their reserved cash or units go back to available. A status poll
-//!   that fails for good is kept in the status for operators and the wait goes on. Confirmations that do not fit the order fail the run loudly
-//!   (`custodian.confirmation_mismatch`) for an operator; nothing is posted.
+//!   that fails for good is kept in the status for operators and the wait goes on. Confirmations
+//!   that do not fit the order (`custodian.confirmation_mismatch`), or a price and a rejection
+//!   for the same order (`custodian.conflicting_answers`), fail the run loudly for an operator;
+//!   nothing is posted.
 //! - Owner: the platform team.
 
 use std::time::Duration;
@@ -21,7 +23,7 @@ use acme_activities::dealing::{
 use acme_custodian::messages::{Confirmation, OrderState, OrderStatus};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
-use acme_sdk::{BusinessError, Process, Saga, TaskQueues, Waiting, activity_options};
+use acme_sdk::{BusinessError, Process, Saga, Signal, TaskQueues, Waiting, activity_options};
 use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -34,6 +36,10 @@ pub const DEFAULT_POLL_EVERY: Duration = Duration::from_secs(300);
 /// How long a wait for the custodian (the price, then settlement) may take before the run is
 /// overdue and `acme stuck` lists it, unless the input says otherwise.
 pub const DEFAULT_EXPECT_WITHIN: Duration = Duration::from_secs(2 * 24 * 3600);
+
+/// The patch after which a rejection found by polling ends the wait for the price and
+/// releases the member trades (before it, such a run waited on).
+const REJECTION_ENDS_WAIT: &str = "external-trade-rejection-ends-wait";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Input {
@@ -106,7 +112,6 @@ impl Process for ExternalTradeWorkflow {
     const NAME: &'static str = "external-trade";
     const DESCRIPTION: &'static str =
         "One aggregated trade with the custodian: place, priced, allocate to pots, settled";
-    const SIGNALS: &'static [&'static str] = &["priced", "settled"];
     const QUERIES: &'static [&'static str] = &[acme_sdk::process::STATUS_QUERY];
 
     /// Date, asset and side: what the workflow id is made of (the order reference is derived
@@ -118,6 +123,10 @@ impl Process for ExternalTradeWorkflow {
 
     fn workflow_id(input: &Input) -> String {
         input.trade.workflow_id()
+    }
+
+    fn signals() -> Vec<Signal> {
+        vec![Signal::of(Self::priced), Signal::of(Self::settled)]
     }
 
     fn search_attributes(input: &Input) -> Vec<SearchAttributeUpdate> {
@@ -175,7 +184,6 @@ impl ExternalTradeWorkflow {
 
         // If placing fails for good after the custodian may have taken the order, the order
         // stands and is handled by hand; a rejection is the custodian's "no", compensated here.
-        let mut saga = Saga::new(ctx);
         let placement = ctx
             .execute_activity(
                 CustodianActivities::place_order,
@@ -184,27 +192,9 @@ impl ExternalTradeWorkflow {
             )
             .await
             .map_err(fail_workflow)?;
-        let release = |reason: &str| Rejected {
-            external_trade_id: trade.external_trade_id,
-            reason: reason.to_owned(),
-        };
         if let Placement::Rejected { reason } = placement {
-            saga.compensate_with(
-                DealingActivities::release_rejected,
-                release(&reason),
-                activity_options::bulk(&queues),
-            );
-            saga.compensate().await?;
-            ctx.state_mut(|s| s.status.stage = Stage::Rejected);
-            let released = i64::from(trade.member_trades);
-            return Ok(Outcome::Rejected { reason, released });
+            return Self::rejected(ctx, &queues, &trade, reason).await;
         }
-        // From here on, a rejection found while waiting for the price releases the same way.
-        saga.compensate_with(
-            DealingActivities::release_rejected,
-            release("rejected by the custodian after it was accepted"),
-            activity_options::bulk(&queues),
-        );
         ctx.execute_activity(
             DealingActivities::mark_placed,
             trade.external_trade_id,
@@ -215,18 +205,43 @@ impl ExternalTradeWorkflow {
 
         ctx.state_mut(|s| s.status.stage = Stage::AwaitingPrice);
         let what = format!("the custodian's price for order {}", trade.order_ref);
-        Self::wait_for(ctx, &queues, &trade, patience, what, |s| {
-            s.confirmation.is_some()
-        })
-        .await?;
-        let confirmation = ctx
-            .state(|s| s.status.confirmation.clone())
-            .ok_or_else(|| {
-                BusinessError::new(
+        // Runs from before this patch kept waiting after a rejection found by polling; they
+        // replay unchanged (docs/processes.md, "Versioning").
+        let rejection_ends_wait = ctx.patched(REJECTION_ENDS_WAIT);
+        let priced_or_rejected: fn(&Status) -> bool = if rejection_ends_wait {
+            |s| s.confirmation.is_some() || s.rejected_after_acceptance.is_some()
+        } else {
+            |s| s.confirmation.is_some()
+        };
+        Self::wait_for(ctx, &queues, &trade, patience, what, priced_or_rejected).await?;
+        let status = ctx.state(|s| s.status.clone());
+        let confirmation = match (status.confirmation, status.rejected_after_acceptance) {
+            (None, Some(reason)) => {
+                let reason = format!("rejected by the custodian after acceptance: {reason}");
+                return Self::rejected(ctx, &queues, &trade, reason).await;
+            }
+            // Allocating against an order the custodian also refused could give out units
+            // that never come: an operator settles with the custodian which answer stands.
+            (Some(_), Some(reason)) if rejection_ends_wait => {
+                return Err(BusinessError::new(
+                    "custodian.conflicting_answers",
+                    format!(
+                        "order {} was both priced and reported rejected ({reason}); nothing \
+                         was posted",
+                        trade.order_ref
+                    ),
+                )
+                .into());
+            }
+            (Some(confirmation), _) => confirmation,
+            (None, None) => {
+                return Err(BusinessError::new(
                     "external_trade.no_confirmation",
                     "priced without a confirmation",
                 )
-            })?;
+                .into());
+            }
+        };
         ctx.state_mut(|s| s.status.stage = Stage::Allocating);
         ctx.execute_activity(
             DealingActivities::record_priced,
@@ -260,6 +275,29 @@ impl ExternalTradeWorkflow {
         .map_err(fail_workflow)?;
         ctx.state_mut(|s| s.status.stage = Stage::Settled);
         Ok(Outcome::Settled { allocation })
+    }
+
+    /// The custodian said no: the member trades fail and their reserved cash or units go back
+    /// to available (the compensation of aggregating them into this trade).
+    async fn rejected(
+        ctx: &mut WorkflowContext<Self>,
+        queues: &TaskQueues,
+        trade: &ExternalTrade,
+        reason: String,
+    ) -> WorkflowResult<Outcome> {
+        let mut saga = Saga::new(ctx);
+        saga.compensate_with(
+            DealingActivities::release_rejected,
+            Rejected {
+                external_trade_id: trade.external_trade_id,
+                reason: reason.clone(),
+            },
+            activity_options::bulk(queues),
+        );
+        saga.compensate().await?;
+        ctx.state_mut(|s| s.status.stage = Stage::Rejected);
+        let released = i64::from(trade.member_trades);
+        Ok(Outcome::Rejected { reason, released })
     }
 
     /// The custodian priced the order (from the callback ingress). Repeats are ignored.
