@@ -29,6 +29,8 @@ use crate::temporal;
 const STATUS_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many runs `acme stuck` examines at once (a describe and a query each).
 const STUCK_CHECKS_AT_ONCE: usize = 16;
+/// From how many runs `acme stuck` shows its progress.
+const STUCK_PROGRESS_FROM: usize = 200;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Example: acme describe external-trade/2026-11-23/GB00ACMEGLB1/buy")]
@@ -256,19 +258,24 @@ pub async fn stuck(args: StuckArgs) -> anyhow::Result<Outcome> {
     let unexamined = running.len().saturating_sub(args.examine);
     running.truncate(args.examine);
     let examined = running.len();
-    let progress = Progress::new("running runs examined", examined as u64);
+    // A few runs are examined in a moment; progress is for the long scans.
+    let progress = (examined >= STUCK_PROGRESS_FROM)
+        .then(|| Progress::new("running runs examined", examined as u64));
     let done = AtomicU64::new(0);
     let mut stuck: Vec<StuckRun> = futures::stream::iter(running)
         .map(|run| {
             let client = &client;
-            let (progress, done) = (&progress, &done);
+            let (progress, done) = (progress.as_ref(), &done);
             async move {
                 let handle = client.get_workflow_handle::<UntypedWorkflow>(run.workflow_id.clone());
                 // A run that cannot be examined is listed, not allowed to hide the rest.
                 let reasons = why_stuck(&handle, &run.process)
                     .await
                     .unwrap_or_else(|error| vec![format!("cannot examine it: {error:#}")]);
-                progress.update(done.fetch_add(1, Ordering::Relaxed) + 1, examined as u64);
+                let examined_so_far = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(progress) = progress {
+                    progress.update(examined_so_far, examined as u64);
+                }
                 (!reasons.is_empty()).then(|| StuckRun {
                     ui: temporal::ui_link(&run.workflow_id),
                     workflow_id: run.workflow_id,
@@ -282,7 +289,9 @@ pub async fn stuck(args: StuckArgs) -> anyhow::Result<Outcome> {
         .filter_map(|found| async move { found })
         .collect()
         .await;
-    progress.finish();
+    if let Some(progress) = &progress {
+        progress.finish();
+    }
     // The longest-running first: they are the ones most overdue.
     stuck.sort_by(|a, b| (a.started, &a.workflow_id).cmp(&(b.started, &b.workflow_id)));
     if unexamined > 0 {
