@@ -2,7 +2,6 @@
 //! the same ones the Temporal UI's search box takes) and `acme stuck` (runs whose activities
 //! keep failing, or that have waited for the outside world past their deadline, with why).
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use acme_sdk::Waiting;
@@ -14,15 +13,15 @@ use clap::{Args, ValueEnum};
 use futures::{StreamExt as _, TryStreamExt as _};
 use serde::Serialize;
 use temporalio_client::{
-    Client, UntypedWorkflow, WorkflowDescribeOptions, WorkflowExecutionStatus, WorkflowHandle,
-    WorkflowListOptions,
+    Client, UntypedWorkflow, WorkflowDescribeOptions, WorkflowExecutionDescription,
+    WorkflowExecutionStatus, WorkflowHandle, WorkflowListOptions,
 };
 use temporalio_common::protos::temporal::api::enums::v1::PendingActivityState;
 
 use crate::Outcome;
 use crate::output::{self, Format};
 use crate::progress::Progress;
-use crate::runs::{existing_run, query_json};
+use crate::runs::{described_run, query_json};
 use crate::temporal;
 
 /// How long `acme stuck` waits for each run's status query.
@@ -175,8 +174,8 @@ pub struct StuckRun {
 
 pub async fn describe(args: DescribeArgs) -> anyhow::Result<Outcome> {
     let client = temporal::connect().await?;
-    let handle = existing_run(&client, &args.workflow_id).await?;
-    let description = describe_run(&handle).await?;
+    let (_, description) = described_run(&client, &args.workflow_id).await?;
+    let description = Description::of(&args.workflow_id, &description);
     match args.output {
         Format::Json => output::json(&description)?,
         Format::Table => {
@@ -261,39 +260,22 @@ pub async fn stuck(args: StuckArgs) -> anyhow::Result<Outcome> {
     // A few runs are examined in a moment; progress is for the long scans.
     let progress = (examined >= STUCK_PROGRESS_FROM)
         .then(|| Progress::new("running runs examined", examined as u64));
-    let done = AtomicU64::new(0);
-    let mut stuck: Vec<StuckRun> = futures::stream::iter(running)
-        .map(|run| {
-            let client = &client;
-            let (progress, done) = (progress.as_ref(), &done);
-            async move {
-                let handle = client.get_workflow_handle::<UntypedWorkflow>(run.workflow_id.clone());
-                // A run that cannot be examined is listed, not allowed to hide the rest.
-                let reasons = why_stuck(&handle, &run.process)
-                    .await
-                    .unwrap_or_else(|error| vec![format!("cannot examine it: {error:#}")]);
-                let examined_so_far = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if let Some(progress) = progress {
-                    progress.update(examined_so_far, examined as u64);
-                }
-                (!reasons.is_empty()).then(|| StuckRun {
-                    ui: temporal::ui_link(&run.workflow_id),
-                    workflow_id: run.workflow_id,
-                    process: run.process,
-                    started: run.started,
-                    reasons,
-                })
+    // `buffered` keeps the oldest-first order while examining several at once.
+    let stuck: Vec<StuckRun> = futures::stream::iter(running)
+        .map(|run| examine(&client, run))
+        .buffered(STUCK_CHECKS_AT_ONCE)
+        .enumerate()
+        .filter_map(|(i, found)| {
+            if let Some(progress) = &progress {
+                progress.update(i as u64 + 1, examined as u64);
             }
+            async move { found }
         })
-        .buffer_unordered(STUCK_CHECKS_AT_ONCE)
-        .filter_map(|found| async move { found })
         .collect()
         .await;
     if let Some(progress) = &progress {
         progress.finish();
     }
-    // The longest-running first: they are the ones most overdue.
-    stuck.sort_by(|a, b| (a.started, &a.workflow_id).cmp(&(b.started, &b.workflow_id)));
     if unexamined > 0 {
         eprintln!(
             "acme stuck: {unexamined} newer running runs were not examined (only the oldest \
@@ -324,6 +306,22 @@ pub async fn stuck(args: StuckArgs) -> anyhow::Result<Outcome> {
         Outcome::Done
     } else {
         Outcome::CheckFailed
+    })
+}
+
+/// `run`, if it is stuck. A run that cannot be examined is listed, not allowed to hide the
+/// rest.
+async fn examine(client: &Client, run: Listed) -> Option<StuckRun> {
+    let handle = client.get_workflow_handle::<UntypedWorkflow>(run.workflow_id.clone());
+    let reasons = why_stuck(&handle, &run.process)
+        .await
+        .unwrap_or_else(|error| vec![format!("cannot examine it: {error:#}")]);
+    (!reasons.is_empty()).then(|| StuckRun {
+        ui: temporal::ui_link(&run.workflow_id),
+        workflow_id: run.workflow_id,
+        process: run.process,
+        started: run.started,
+        reasons,
     })
 }
 
@@ -400,56 +398,62 @@ fn attempts(activity: &PendingActivity) -> String {
 async fn describe_run(
     handle: &WorkflowHandle<Client, UntypedWorkflow>,
 ) -> anyhow::Result<Description> {
-    let workflow_id = handle.info().workflow_id.clone();
+    let workflow_id = &handle.info().workflow_id;
     let description = handle
         .describe(WorkflowDescribeOptions::default())
         .await
         .with_context(|| format!("cannot describe {workflow_id}"))?;
-    let raw = description.raw();
-    let pending_activities = raw
-        .pending_activities
-        .iter()
-        .map(|a| PendingActivity {
-            activity: a
-                .activity_type
-                .as_ref()
-                .map(|t| t.name.clone())
-                .unwrap_or_default(),
-            state: PendingActivityState::try_from(a.state)
-                .map(|s| {
-                    s.as_str_name()
-                        .trim_start_matches("PENDING_ACTIVITY_STATE_")
-                        .to_lowercase()
-                })
-                .unwrap_or_else(|_| "unknown".into()),
-            attempt: a.attempt,
-            maximum_attempts: a.maximum_attempts,
-            last_failure: a.last_failure.as_ref().map(|f| f.message.clone()),
-            next_attempt: a
-                .next_attempt_schedule_time
-                .as_ref()
-                .and_then(|t| timestamp(t.seconds, t.nanos)),
-        })
-        .collect();
-    Ok(Description {
-        run_id: description.run_id().to_owned(),
-        process: description.workflow_type().to_owned(),
-        status: status_name(description.status()),
-        summary: description.static_summary().map(str::to_owned),
-        started: description.start_time().map(DateTime::<Utc>::from),
-        closed: description.close_time().map(DateTime::<Utc>::from),
-        task_queue: description.task_queue().to_owned(),
-        history_events: description.history_length(),
-        workflow_task_attempt: raw.pending_workflow_task.as_ref().map(|t| t.attempt),
-        pending_activities,
-        pending_children: raw
-            .pending_children
+    Ok(Description::of(workflow_id, &description))
+}
+
+impl Description {
+    fn of(workflow_id: &str, description: &WorkflowExecutionDescription) -> Self {
+        let raw = description.raw();
+        let pending_activities = raw
+            .pending_activities
             .iter()
-            .map(|c| c.workflow_id.clone())
-            .collect(),
-        ui: temporal::ui_link(&workflow_id),
-        workflow_id,
-    })
+            .map(|a| PendingActivity {
+                activity: a
+                    .activity_type
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+                state: PendingActivityState::try_from(a.state)
+                    .map(|s| {
+                        s.as_str_name()
+                            .trim_start_matches("PENDING_ACTIVITY_STATE_")
+                            .to_lowercase()
+                    })
+                    .unwrap_or_else(|_| "unknown".into()),
+                attempt: a.attempt,
+                maximum_attempts: a.maximum_attempts,
+                last_failure: a.last_failure.as_ref().map(|f| f.message.clone()),
+                next_attempt: a
+                    .next_attempt_schedule_time
+                    .as_ref()
+                    .and_then(|t| timestamp(t.seconds, t.nanos)),
+            })
+            .collect();
+        Description {
+            run_id: description.run_id().to_owned(),
+            process: description.workflow_type().to_owned(),
+            status: status_name(description.status()),
+            summary: description.static_summary().map(str::to_owned),
+            started: description.start_time().map(DateTime::<Utc>::from),
+            closed: description.close_time().map(DateTime::<Utc>::from),
+            task_queue: description.task_queue().to_owned(),
+            history_events: description.history_length(),
+            workflow_task_attempt: raw.pending_workflow_task.as_ref().map(|t| t.attempt),
+            pending_activities,
+            pending_children: raw
+                .pending_children
+                .iter()
+                .map(|c| c.workflow_id.clone())
+                .collect(),
+            ui: temporal::ui_link(workflow_id),
+            workflow_id: workflow_id.to_owned(),
+        }
+    }
 }
 
 fn timestamp(seconds: i64, nanos: i32) -> Option<DateTime<Utc>> {

@@ -38,12 +38,7 @@ pub fn run(command: ProcessCommand) -> anyhow::Result<Outcome> {
                             process.name.to_owned(),
                             process.description.to_owned(),
                             fields,
-                            process
-                                .signals
-                                .iter()
-                                .map(|s| s.name.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", "),
+                            process.signal_names().join(", "),
                             process.queries.join(", "),
                         ]);
                     }

@@ -105,7 +105,6 @@ pub async fn signal(args: SignalArgs) -> anyhow::Result<Outcome> {
     let operator = Operator::connect(&args.operator).await?;
     let (handle, description) = described_run(operator.client(), &args.workflow_id).await?;
     if let Some(process) = process_of(&description) {
-        let names: Vec<&str> = process.signals.iter().map(|s| s.name.as_str()).collect();
         let signal = process
             .signals
             .iter()
@@ -115,7 +114,7 @@ pub async fn signal(args: SignalArgs) -> anyhow::Result<Outcome> {
                     "{} has no signal {:?}; its signals: {}",
                     process.name,
                     args.signal,
-                    listed(&names)
+                    listed(&process.signal_names())
                 )
             })?;
         // A payload the handler cannot decode would wedge the run, so it is never sent.
@@ -257,15 +256,7 @@ fn input_object(input: Option<&str>, fields: &[String]) -> anyhow::Result<Value>
     Ok(Value::Object(object))
 }
 
-/// A handle on the run with `workflow_id`, or a clear error if there is none.
-pub async fn existing_run(
-    client: &Client,
-    workflow_id: &str,
-) -> anyhow::Result<WorkflowHandle<Client, UntypedWorkflow>> {
-    Ok(described_run(client, workflow_id).await?.0)
-}
-
-/// The run with `workflow_id` and what Temporal says of it.
+/// The run with `workflow_id` and what Temporal says of it, or a clear error if there is none.
 pub async fn described_run(
     client: &Client,
     workflow_id: &str,

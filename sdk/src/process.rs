@@ -151,6 +151,11 @@ pub enum StartJsonError {
 }
 
 impl ProcessInfo {
+    /// The names of its signals, for listings and messages.
+    pub fn signal_names(&self) -> Vec<&str> {
+        self.signals.iter().map(|s| s.name.as_str()).collect()
+    }
+
     pub fn of<P: Process>() -> Self {
         let input = P::example();
         let attributes = search_attributes::<P>(&input);

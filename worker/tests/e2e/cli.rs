@@ -112,6 +112,15 @@ impl<'a> Acme<'a> {
         }
     }
 
+    /// `acme describe` of the dealing cycle of `date`, once it has closed.
+    async fn closed_cycle(&self, date: &str) -> Value {
+        let cycle = format!("dealing/{date}");
+        self.eventually(&["describe", &cycle, "--output", "json"], |run| {
+            run["status"] != "running"
+        })
+        .await
+    }
+
     /// Runs a command that must be refused with exit code 2; returns its stderr.
     async fn refused(&self, args: &[&str]) -> String {
         let output = self.run(args).await;
@@ -119,6 +128,14 @@ impl<'a> Acme<'a> {
         assert_eq!(output.status.code(), Some(2), "acme {args:?}: {stderr}");
         stderr
     }
+}
+
+/// A dealing day of `day` on which one member has a pending £100.00 buy of the first fund.
+async fn one_member_buys(day: chrono::NaiveDate, tag: &str) -> Dealing {
+    let dealing = Dealing::start(1, day).await;
+    let buy = ("m-0".to_owned(), FUNDS[0], Decimal::new(10_000, 2));
+    book_buys(dealing.ledger(), tag, &[buy]).await;
+    dealing
 }
 
 fn runs(listing: &Value) -> Vec<&str> {
@@ -449,13 +466,7 @@ async fn operators_start_inspect_and_stop_runs_and_every_action_is_audited() {
 async fn a_run_wedged_by_a_signal_it_cannot_decode_is_listed_as_stuck() {
     on_local_set(async {
         let day = monday();
-        let dealing = Dealing::start(1, day).await;
-        book_buys(
-            dealing.ledger(),
-            "wedged",
-            &[("m-0".to_owned(), FUNDS[0], Decimal::new(10_000, 2))],
-        )
-        .await;
+        let dealing = one_member_buys(day, "wedged").await;
         let worker = dealing.platform.spawn_worker("worker-1");
         let acme = Acme::new(&dealing.platform);
         acme.ok(&[
@@ -514,13 +525,10 @@ async fn a_run_wedged_by_a_signal_it_cannot_decode_is_listed_as_stuck() {
             "wedged by an undecodable signal (test)",
         ])
         .await;
-        let cycle = acme
-            .eventually(
-                &["describe", &format!("dealing/{day}"), "--output", "json"],
-                |run| run["status"] != "running",
-            )
-            .await;
-        assert_eq!(cycle["status"], "failed");
+        assert_eq!(
+            acme.closed_cycle(&day.to_string()).await["status"],
+            "failed"
+        );
         worker.stop().await;
         dealing.finish().await;
     })
@@ -532,13 +540,7 @@ async fn a_stuck_external_trade_is_listed_with_why_and_found_by_the_ui_search() 
     on_local_set(async {
         let day = monday();
         let date = day.to_string();
-        let dealing = Dealing::start(1, day).await;
-        book_buys(
-            dealing.ledger(),
-            "stuck",
-            &[("m-0".to_owned(), FUNDS[0], Decimal::new(10_000, 2))],
-        )
-        .await;
+        let dealing = one_member_buys(day, "stuck").await;
         // Callbacks lost, and polling (hourly) too slow to notice within the test.
         dealing
             .faults(&Faults {
@@ -645,13 +647,7 @@ async fn a_stuck_external_trade_is_listed_with_why_and_found_by_the_ui_search() 
         .to_string();
         acme.ok(&["signal", &workflow_id, "settled", "--input", &settled])
             .await;
-        let cycle = acme
-            .eventually(
-                &["describe", &format!("dealing/{date}"), "--output", "json"],
-                |run| run["status"] != "running",
-            )
-            .await;
-        assert_eq!(cycle["status"], "completed");
+        assert_eq!(acme.closed_cycle(&date).await["status"], "completed");
         assert_eq!(
             crate::dealing_support::internal_units(dealing.ledger()).await,
             dealing.holdings().await

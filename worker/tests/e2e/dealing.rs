@@ -177,12 +177,18 @@ async fn small_day(dealing: &Dealing) {
     book_buys(dealing.ledger(), "small", &buys).await;
 }
 
-/// Deals the small day with the custodian's `faults` set, and checks that every allocation
-/// follows the rule and our units match the custodian's holdings.
-async fn deal_small_day_despite(faults: Faults) -> (Dealing, InProcessWorker) {
+/// The small day booked for 50 members, with a worker running.
+async fn small_day_with_worker() -> (Dealing, InProcessWorker) {
     let dealing = Dealing::start(50, monday()).await;
     let worker = dealing.platform.spawn_worker("worker-1");
     small_day(&dealing).await;
+    (dealing, worker)
+}
+
+/// Deals the small day with the custodian's `faults` set, and checks that every allocation
+/// follows the rule and our units match the custodian's holdings.
+async fn deal_small_day_despite(faults: Faults) -> (Dealing, InProcessWorker) {
+    let (dealing, worker) = small_day_with_worker().await;
     dealing.faults(&faults).await;
     dealing.deal(monday()).await.unwrap();
     assert_eq!(
@@ -252,9 +258,7 @@ async fn lost_callbacks_are_found_by_polling() {
 #[tokio::test]
 async fn a_rejected_order_fails_its_trades_and_releases_the_cash() {
     on_local_set(async {
-        let dealing = Dealing::start(50, monday()).await;
-        let worker = dealing.platform.spawn_worker("worker-1");
-        small_day(&dealing).await;
+        let (dealing, worker) = small_day_with_worker().await;
         dealing
             .faults(&Faults {
                 reject_isins: vec!["GB00ACMEPRP1".into()],
@@ -273,9 +277,7 @@ async fn a_rejected_order_fails_its_trades_and_releases_the_cash() {
 #[tokio::test]
 async fn an_order_rejected_after_acceptance_is_found_by_polling_and_released() {
     on_local_set(async {
-        let dealing = Dealing::start(50, monday()).await;
-        let worker = dealing.platform.spawn_worker("worker-1");
-        small_day(&dealing).await;
+        let (dealing, worker) = small_day_with_worker().await;
         let handle = dealing.start_cycle(monday()).await;
         dealing.wait_until_none_in(monday(), "created").await;
         // The custodian took the order, then refuses it before pricing; no callback says so.
@@ -508,9 +510,7 @@ async fn the_ingress_refuses_malformed_and_unknown_callbacks() {
 #[tokio::test]
 async fn the_cycle_check_finds_a_stray_allocation_and_an_unfinished_trade() {
     on_local_set(async {
-        let dealing = Dealing::start(50, monday()).await;
-        let worker = dealing.platform.spawn_worker("worker-1");
-        small_day(&dealing).await;
+        let (dealing, worker) = small_day_with_worker().await;
         dealing.deal(monday()).await.unwrap();
         let ledger = dealing.ledger();
         assert!(check_cycle(ledger, monday()).await.unwrap().is_empty());
