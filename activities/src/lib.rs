@@ -8,8 +8,10 @@
 //! - [`members`]: reference data, onboarding, and what a member's investment needs;
 //! - [`trades`]: the member trade book.
 //!
-//! [`register_ledger_activities`] is the list the worker serves on the ledger queue: an area a
-//! new process brings (`acme process new`) adds its module and one line there.
+//! A process that needs activities of its own keeps them in its folder
+//! (`processes/<name>/activities.rs`, with a `pub fn register`); the build script compiles each
+//! in here as module `<name>`. [`register_ledger_activities`] serves the shared areas and those
+//! on the ledger queue.
 
 // `#[activities]` generates a definition type per activity without a Debug impl.
 #![allow(missing_debug_implementations)]
@@ -20,18 +22,22 @@ pub mod ledger;
 pub mod members;
 pub mod trades;
 
+// One module per process folder with an `activities.rs`, and `register_process_activities`.
+include!(concat!(env!("OUT_DIR"), "/processes.rs"));
+
 use acme_ledger::{Ledger, LedgerError};
 use acme_sdk::BusinessError;
 use temporalio_sdk::WorkerOptions;
 use temporalio_sdk::activities::ActivityError;
 
-/// Registers every area's activities that run on the ledger queue, one line per area in
-/// alphabetical order.
+/// Registers the activities that run on the ledger queue: the shared areas, one line each in
+/// alphabetical order, then every process folder's own.
 pub fn register_ledger_activities(options: &mut WorkerOptions, ledger: &Ledger) {
     options.register_activities(dealing::DealingActivities::new(ledger.clone()));
     options.register_activities(ledger::LedgerActivities::new(ledger.clone()));
     options.register_activities(members::MemberActivities::new(ledger.clone()));
     options.register_activities(trades::TradeActivities::new(ledger.clone()));
+    register_process_activities(options, ledger);
 }
 
 /// A ledger failure as an activity error: rejections are final business errors with the

@@ -72,12 +72,14 @@ impl TestTemporal {
     }
 }
 
-/// Where recorded workflow histories live: `tests/histories/<process>/<name>.json` at the
-/// repository root. `workflows/tests/replay.rs` replays every one with the current code.
+/// Where recorded workflow histories live: in the process's own folder,
+/// `processes/<process_name>/histories/<name>.json` (the folder is the process name in
+/// snake_case). `workflows/tests/replay.rs` replays every one with the current code.
 pub fn history_path(process: &str, name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/histories")
-        .join(process)
+        .join("../processes")
+        .join(process.replace('-', "_"))
+        .join("histories")
         .join(format!("{name}.json"))
 }
 

@@ -1,16 +1,16 @@
-//! ACME's processes, one folder each (`<process>/mod.rs`), all deterministic: no I/O, clocks,
-//! randomness or configuration outside activities. [`register_workflows`] is the catalog: adding
-//! a process is one module line and one line in the list below, never an edit to the worker.
+//! ACME's processes, all deterministic: no I/O, clocks, randomness or configuration outside
+//! activities. Each process is a folder `processes/<name>/` at the repository root, whose
+//! `workflow.rs` is compiled in here as module `<name>` (found by the build script,
+//! `sdk/build/discover_processes.rs`). The [`catalog!`] below is the one line a process adds:
+//! it registers the workflow with the worker and the replayer, and lists it for `acme`.
 
 // The workflow macros generate definition types without a Debug impl.
 #![allow(missing_debug_implementations)]
 
-pub mod dealing_cutoff;
-pub mod dealing_cycle;
-pub mod external_trade;
-pub mod invest_cash;
 mod request;
-pub mod sell_units;
+
+// One module per folder under `processes/`.
+include!(concat!(env!("OUT_DIR"), "/processes.rs"));
 
 use acme_sdk::ProcessInfo;
 use temporalio_sdk::workflow_replayer::WorkflowReplayerOptions;

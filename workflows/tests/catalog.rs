@@ -1,7 +1,8 @@
 //! Conformance: every process in the catalog has the shape the platform promises its users —
 //! a kebab-case name, a description, a typed input whose fields are documented, a workflow id
-//! made from the business key, the search attributes operators find runs by, at least one test
-//! that names it, and at least one recorded history from its tests (so the replay net covers it).
+//! made from the business key, the search attributes operators find runs by, and a folder
+//! `processes/<name>/` holding a test that names it and at least one recorded history from its
+//! tests (so the replay net covers it).
 
 // A failed unwrap in a test is a failed test, with the error printed.
 #![allow(clippy::unwrap_used)]
@@ -15,31 +16,21 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Every test source: the end-to-end tests and the processes' own `tests.rs`.
-fn test_sources() -> Vec<String> {
-    let mut files = Vec::new();
-    let mut dirs = vec![
-        repository().join("worker/tests"),
-        repository().join("workflows/src"),
-    ];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.starts_with(repository().join("worker/tests"))
-                && path.extension().is_some_and(|e| e == "rs")
-                || path.file_name().is_some_and(|name| name == "tests.rs")
-            {
-                files.push(std::fs::read_to_string(path).unwrap());
-            }
-        }
-    }
-    files
+/// A process's folder: its name in snake_case under `processes/`.
+fn folder_of(name: &str) -> PathBuf {
+    repository().join("processes").join(name.replace('-', "_"))
+}
+
+/// The tests a process folder holds: its unit tests and its end-to-end tests.
+fn test_sources(name: &str) -> Vec<String> {
+    ["tests.rs", "e2e.rs"]
+        .iter()
+        .filter_map(|file| std::fs::read_to_string(folder_of(name).join(file)).ok())
+        .collect()
 }
 
 /// What is wrong with one process, one line each.
-fn problems_of(process: &ProcessInfo, tests: &[String]) -> Vec<String> {
+fn problems_of(process: &ProcessInfo) -> Vec<String> {
     let name = process.name;
     let mut problems = Vec::new();
     let kebab = !name.is_empty()
@@ -87,23 +78,23 @@ fn problems_of(process: &ProcessInfo, tests: &[String]) -> Vec<String> {
         ));
     }
     let workflow = process.type_name.rsplit("::").next().unwrap_or_default();
-    let tested = tests.iter().any(|source| {
+    let folder = format!("processes/{}/", name.replace('-', "_"));
+    let tested = test_sources(name).iter().any(|source| {
         source
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
             .any(|word| word == workflow)
     });
     if !tested {
         problems.push(format!(
-            "no test names {workflow} (worker/tests/ or its tests.rs)"
+            "no test names {workflow} ({folder}tests.rs or e2e.rs)"
         ));
     }
-    let histories = repository().join("tests/histories").join(name);
-    let recorded = std::fs::read_dir(histories)
+    let recorded = std::fs::read_dir(folder_of(name).join("histories"))
         .map(|files| files.filter_map(Result::ok).count())
         .unwrap_or(0);
     if recorded == 0 {
         problems.push(format!(
-            "no recorded history under tests/histories/{name}/ (record one from its tests)"
+            "no recorded history under {folder}histories/ (record one from its tests)"
         ));
     }
     problems
@@ -116,11 +107,7 @@ fn problems_of(process: &ProcessInfo, tests: &[String]) -> Vec<String> {
 fn every_catalogued_process_conforms() {
     let processes = acme_workflows::processes();
     assert!(!processes.is_empty());
-    let tests = test_sources();
-    let problems: Vec<String> = processes
-        .iter()
-        .flat_map(|process| problems_of(process, &tests))
-        .collect();
+    let problems: Vec<String> = processes.iter().flat_map(problems_of).collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
@@ -131,7 +118,7 @@ fn the_checks_catch_a_process_that_does_not_conform() {
     process.type_name = "acme_workflows::nowhere::Untested";
     process.example.workflow_id = "somewhere-else".to_owned();
     process.example.search_attributes.clear();
-    let problems = problems_of(&process, &test_sources()).join("\n");
+    let problems = problems_of(&process).join("\n");
     for expected in [
         "not kebab-case",
         "not made from the business key",

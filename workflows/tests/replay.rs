@@ -1,4 +1,4 @@
-//! The replay safety net: every recorded history under `tests/histories/<process>/` (recorded by
+//! The replay safety net: every recorded history under `processes/<name>/histories/` (recorded by
 //! the end-to-end tests) must replay with the current workflow code. A change that would break
 //! runs already in flight, such as reordering activities, fails here, naming the process and the
 //! history, before it reaches a worker. The second test proves the net catches such a change.
@@ -16,15 +16,19 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
 use temporalio_sdk::{WorkflowContext, WorkflowResult};
 
+/// The recorded histories of every process folder, or of the one named `process` (its folder).
 fn recorded_histories(process: Option<&str>) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/histories");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../processes");
     let mut files = Vec::new();
     for folder in std::fs::read_dir(&root).unwrap() {
         let folder = folder.unwrap().path();
         if process.is_some_and(|p| folder.file_name().is_some_and(|name| name != p)) {
             continue;
         }
-        for file in std::fs::read_dir(folder).unwrap() {
+        let Ok(histories) = std::fs::read_dir(folder.join("histories")) else {
+            continue;
+        };
+        for file in histories {
             let path = file.unwrap().path();
             if path.extension().is_some_and(|e| e == "json") {
                 files.push(path);
@@ -42,7 +46,11 @@ async fn replay(options: WorkflowReplayerOptions, histories: &[PathBuf]) -> Vec<
     for path in histories {
         let history = WorkflowHistory::from_json(&std::fs::read(path).unwrap()).unwrap();
         if let Err(error) = replayer.replay_workflow(history).await {
-            let process = path.parent().and_then(Path::file_name).unwrap_or_default();
+            let process = path
+                .parent()
+                .and_then(Path::parent)
+                .and_then(Path::file_name)
+                .unwrap_or_default();
             failures.push(format!(
                 "process {} history {}: {error}",
                 process.to_string_lossy(),
@@ -58,7 +66,7 @@ async fn every_recorded_history_replays_with_the_current_code() {
     let histories = recorded_histories(None);
     assert!(
         !histories.is_empty(),
-        "no recorded histories under tests/histories"
+        "no recorded histories under processes/*/histories"
     );
     let failures = replay(acme_workflows::replayer_options().unwrap(), &histories).await;
     assert!(
@@ -104,7 +112,7 @@ impl ReorderedInvestCash {
 
 #[tokio::test]
 async fn the_net_catches_a_reordered_activity_and_names_the_process_and_history() {
-    let histories = recorded_histories(Some("invest-cash"));
+    let histories = recorded_histories(Some("invest_cash"));
     let happy_path = histories
         .iter()
         .find(|p| p.ends_with("happy-path.json"))
@@ -115,7 +123,7 @@ async fn the_net_catches_a_reordered_activity_and_names_the_process_and_history(
     let failures = replay(options, &[happy_path]).await;
     assert_eq!(failures.len(), 1, "the reordered workflow replayed cleanly");
     assert!(
-        failures[0].contains("process invest-cash")
+        failures[0].contains("process invest_cash")
             && failures[0].contains("happy-path.json")
             && failures[0].to_lowercase().contains("nondetermin"),
         "{}",

@@ -24,7 +24,7 @@ use temporalio_client::errors::WorkflowGetResultError;
 use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowHandle};
 use uuid::Uuid;
 
-use crate::support::Platform;
+use crate::support::{InProcessWorker, Platform};
 
 pub const FUNDS: [&str; 3] = ["GB00ACMEGLB1", "GB00ACMEBND1", "GB00ACMEPRP1"];
 
@@ -466,4 +466,48 @@ pub async fn reserved_total(ledger: &Ledger) -> Decimal {
 
 pub fn monday() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}
+
+/// Fifty members each buy all three funds.
+pub async fn small_day(dealing: &Dealing) {
+    let buys: Vec<(String, &str, Decimal)> = (0..50_i64)
+        .flat_map(|i| FUNDS.map(|fund| (format!("m-{i}"), fund, Decimal::new(10_000 + i * 101, 2))))
+        .collect();
+    book_buys(dealing.ledger(), "small", &buys).await;
+}
+
+/// The small day booked for 50 members, with a worker running.
+pub async fn small_day_with_worker() -> (Dealing, InProcessWorker) {
+    let dealing = Dealing::start(50, monday()).await;
+    let worker = dealing.platform.spawn_worker("worker-1");
+    small_day(&dealing).await;
+    (dealing, worker)
+}
+
+/// Deals the small day with the custodian's `faults` set, and checks that every allocation
+/// follows the rule and our units match the custodian's holdings.
+pub async fn deal_small_day_despite(faults: Faults) -> (Dealing, InProcessWorker) {
+    let (dealing, worker) = small_day_with_worker().await;
+    dealing.faults(&faults).await;
+    dealing.deal(monday()).await.unwrap();
+    assert_eq!(
+        assert_allocations_follow_the_rule(dealing.ledger(), monday()).await,
+        3
+    );
+    assert_eq!(
+        internal_units(dealing.ledger()).await,
+        dealing.holdings().await
+    );
+    (dealing, worker)
+}
+
+/// How many journal entries the external trades of a day wrote, by kind.
+pub async fn entries_by_kind(ledger: &Ledger) -> BTreeMap<String, i64> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "select kind, count(*) from journal_entry where process = 'external-trade' group by kind",
+    )
+    .fetch_all(ledger.pool())
+    .await
+    .unwrap();
+    rows.into_iter().collect()
 }

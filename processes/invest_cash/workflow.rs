@@ -30,6 +30,7 @@ use uuid::Uuid;
 use crate::request;
 
 #[cfg(test)]
+#[path = "tests.rs"]
 mod tests;
 
 /// The process's stable name in Temporal. Never change it once deployed.
