@@ -100,6 +100,32 @@ pub struct NewEntry {
     pub postings: Vec<NewPosting>,
 }
 
+impl NewEntry {
+    /// The entry that undoes this one, for a compensation: every posting negated, kind
+    /// `<kind>.reversed`, keyed `<key>/reversed` so it is posted once however often the undo
+    /// runs. Corrections are new entries, never edits.
+    pub fn reversal(&self) -> NewEntry {
+        let mut metadata = self.metadata.clone();
+        metadata.insert("reverses".to_owned(), self.idempotency_key.clone());
+        NewEntry {
+            idempotency_key: format!("{}/reversed", self.idempotency_key),
+            kind: format!("{}.reversed", self.kind),
+            process: self.process.clone(),
+            workflow_id: self.workflow_id.clone(),
+            effective_date: self.effective_date,
+            metadata,
+            postings: self
+                .postings
+                .iter()
+                .map(|posting| NewPosting {
+                    account_id: posting.account_id,
+                    amount: -posting.amount,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// The result of posting one entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Posted {

@@ -2,13 +2,15 @@
 
 use std::time::Duration;
 
-use acme_workflows::dealing_cutoff;
+use acme_worker::ActivityInterceptor;
+use acme_workflows::dealing_cutoff::{self, DealingCutoff};
 use acme_workflows::dealing_cycle::{self, DealingCycle};
 use chrono::NaiveTime;
 use futures::StreamExt as _;
 use temporalio_client::WorkflowGetResultOptions;
 
-use crate::support::{Platform, on_local_set};
+use crate::harness::Scenario;
+use crate::support::{Platform, Running, failure_text, on_local_set};
 
 #[tokio::test]
 async fn the_weekday_schedule_starts_the_days_dealing_cycle() {
@@ -58,4 +60,38 @@ async fn the_weekday_schedule_starts_the_days_dealing_cycle() {
         platform.finish().await;
     })
     .await;
+}
+
+/// The harness's scenario: the cut-off fires with nothing booked; the day's cycle it starts runs
+/// to its end.
+#[derive(Debug, Default)]
+pub struct Harness;
+
+impl Scenario for Harness {
+    type Process = DealingCutoff;
+    type World = Running;
+
+    async fn start(&self, interceptor: ActivityInterceptor) -> Running {
+        Running::start(&[], interceptor).await
+    }
+
+    async fn run(&self, world: &Running) -> Result<(), String> {
+        let input = dealing_cutoff::Input {
+            poll_every_secs: Some(1),
+        };
+        let cycle_id = world
+            .platform
+            .run::<DealingCutoff>(input)
+            .await
+            .map_err(|e| failure_text(&e))?;
+        world
+            .platform
+            .temporal
+            .client()
+            .get_workflow_handle::<DealingCycle>(cycle_id)
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .map(drop)
+            .map_err(|e| failure_text(&e))
+    }
 }

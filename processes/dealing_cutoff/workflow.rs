@@ -8,7 +8,7 @@
 //! - Owner: the platform team.
 
 use acme_sdk::process::child_options;
-use acme_sdk::{BusinessError, Process, TaskQueues};
+use acme_sdk::{BusinessError, Process, Step, TaskQueues};
 use chrono::{DateTime, NaiveTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -21,8 +21,19 @@ use temporalio_sdk::{
 
 use crate::dealing_cycle::{self, DealingCycle};
 
+/// The process's stable name in Temporal. Never change it once deployed.
+pub const NAME: &str = "dealing-cutoff";
+
 /// The schedule's id, and the prefix of the workflow ids of its runs (the process name).
-pub const SCHEDULE_ID: &str = <DealingCutoff as Process>::NAME;
+pub const SCHEDULE_ID: &str = NAME;
+
+/// The steps, in order: what each runs, how its writes are keyed, and what undoes them.
+pub fn steps() -> Vec<Step> {
+    vec![
+        Step::starts("start-cycle", DealingCycle::run, "dealing/<date>")
+            .pivot("the day's cycle runs on its own from here (an abandoned child)"),
+    ]
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Input {
@@ -47,7 +58,7 @@ pub fn schedule(
 pub struct DealingCutoff;
 
 impl Process for DealingCutoff {
-    const NAME: &'static str = "dealing-cutoff";
+    const NAME: &'static str = NAME;
     const DESCRIPTION: &'static str = "The scheduled cut-off: starts the day's dealing cycle (weekdays, see `acme dealing schedule`)";
 
     fn business_key(_input: &Input) -> String {
@@ -65,6 +76,10 @@ impl Process for DealingCutoff {
 
     fn example() -> Input {
         Input::default()
+    }
+
+    fn steps() -> Vec<Step> {
+        steps()
     }
 }
 

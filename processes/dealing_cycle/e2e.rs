@@ -214,3 +214,6 @@ async fn the_cycle_check_finds_a_stray_allocation_and_an_unfinished_trade() {
     })
     .await;
 }
+
+/// The harness's scenario: the small day (50 members buy three funds), dealt to settlement.
+pub type Harness = SmallDay<DealingCycle>;

@@ -13,7 +13,7 @@ use acme_activities::dealing::{CloseDay, DealingActivities, ExternalTrade, Viola
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::process::child_options;
 use acme_sdk::search::{self, SearchAttributeUpdate};
-use acme_sdk::{BusinessError, Process, TaskQueues, activity_options};
+use acme_sdk::{BusinessError, Process, Step, TaskQueues, activity_options};
 use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,27 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
 
 use crate::external_trade::{self, ExternalTradeWorkflow, Outcome};
+
+/// The process's stable name in Temporal. Never change it once deployed.
+pub const NAME: &str = "dealing-cycle";
+
+/// The steps, in order: what each runs, how its writes are keyed, and what undoes them.
+pub fn steps() -> Vec<Step> {
+    vec![
+        Step::writes(
+            "close-day",
+            DealingActivities::close_day,
+            "one external trade per (date, asset, side); each chunk once per trade",
+        )
+        .pivot("the day's trades are sealed into external trades: they only go forward"),
+        Step::starts(
+            "trade",
+            ExternalTradeWorkflow::run,
+            "external-trade/<date>/<asset>/<side>",
+        ),
+        Step::reads("check", DealingActivities::check_cycle),
+    ]
+}
 
 /// The workflow id of a dealing day.
 pub fn workflow_id(dealing_date: &str) -> String {
@@ -73,7 +94,7 @@ pub struct DealingCycle {
 }
 
 impl Process for DealingCycle {
-    const NAME: &'static str = "dealing-cycle";
+    const NAME: &'static str = NAME;
     const DESCRIPTION: &'static str = "A dealing day: close pending member trades into external trades and run each to settlement";
     const QUERIES: &'static [&'static str] = &[acme_sdk::process::STATUS_QUERY];
 
@@ -99,6 +120,10 @@ impl Process for DealingCycle {
             poll_every_secs: None,
             expect_within_secs: None,
         }
+    }
+
+    fn steps() -> Vec<Step> {
+        steps()
     }
 }
 

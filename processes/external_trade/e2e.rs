@@ -210,3 +210,6 @@ async fn a_worker_killed_during_allocation_is_replaced_and_nothing_doubles() {
     })
     .await;
 }
+
+/// The harness's scenario: the small day (50 members buy three funds), dealt to settlement.
+pub type Harness = SmallDay<ExternalTradeWorkflow>;

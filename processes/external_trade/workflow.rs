@@ -23,12 +23,54 @@ use acme_activities::dealing::{
 use acme_custodian::messages::{Confirmation, OrderState, OrderStatus};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
-use acme_sdk::{BusinessError, Process, Saga, Signal, TaskQueues, Waiting, activity_options};
+use acme_sdk::{BusinessError, Process, Saga, Signal, Step, TaskQueues, Waiting, activity_options};
 use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
+
+/// The process's stable name in Temporal. Never change it once deployed.
+pub const NAME: &str = "external-trade";
+
+/// The steps, in order: what each runs, how its writes are keyed, and what undoes them. A
+/// rejection (at placing or found later) takes the `release-rejected` step instead of the rest.
+pub fn steps() -> Vec<Step> {
+    vec![
+        Step::writes(
+            "place-order",
+            CustodianActivities::place_order,
+            "order ref <date>-<asset>-<side>, at most 35 characters",
+        )
+        .pivot("the custodian holds the order: it is priced, or rejected and released"),
+        Step::writes(
+            "mark-placed",
+            DealingActivities::mark_placed,
+            "the external trade's status",
+        ),
+        Step::reads("poll-status", CustodianActivities::order_status),
+        Step::writes(
+            "record-priced",
+            DealingActivities::record_priced,
+            "<workflow id>/priced",
+        ),
+        Step::writes(
+            "allocate",
+            DealingActivities::allocate,
+            "<workflow id>/allocate/<member trade id>, <workflow id>/residue",
+        ),
+        Step::writes(
+            "settle",
+            DealingActivities::settle,
+            "<workflow id>/settle/<member trade id>, <workflow id>/settle-cash",
+        ),
+        Step::writes(
+            "release-rejected",
+            DealingActivities::release_rejected,
+            "<workflow id>/release/<member trade id>",
+        ),
+    ]
+}
 
 /// How often to ask the custodian when no callback has come, unless the input says otherwise.
 pub const DEFAULT_POLL_EVERY: Duration = Duration::from_secs(300);
@@ -109,7 +151,7 @@ pub struct ExternalTradeWorkflow {
 }
 
 impl Process for ExternalTradeWorkflow {
-    const NAME: &'static str = "external-trade";
+    const NAME: &'static str = NAME;
     const DESCRIPTION: &'static str =
         "One aggregated trade with the custodian: place, priced, allocate to pots, settled";
     const QUERIES: &'static [&'static str] = &[acme_sdk::process::STATUS_QUERY];
@@ -167,6 +209,10 @@ impl Process for ExternalTradeWorkflow {
             poll_every_secs: DEFAULT_POLL_EVERY.as_secs(),
             expect_within_secs: DEFAULT_EXPECT_WITHIN.as_secs(),
         }
+    }
+
+    fn steps() -> Vec<Step> {
+        steps()
     }
 }
 

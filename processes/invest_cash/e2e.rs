@@ -1,9 +1,12 @@
 //! `invest-cash`: what a member's investment does, once, and what bad requests get.
 
+use acme_worker::ActivityInterceptor;
+use acme_workflows::invest_cash::InvestCash;
 use rust_decimal::Decimal;
 use serde_json::json;
 
-use crate::support::{Platform, failure_code, on_local_set};
+use crate::harness::Scenario;
+use crate::support::{Platform, Running, failure_code, failure_text, on_local_set};
 
 const MEMBERS: [(&str, Option<&str>); 3] = [
     ("m-1", Some("balanced")),
@@ -149,4 +152,26 @@ async fn bad_requests_fail_with_a_specific_code_and_post_nothing() {
         platform.finish().await;
     })
     .await;
+}
+
+/// The harness's scenario: member m-1 (balanced portfolio) invests £100.00.
+#[derive(Debug, Default)]
+pub struct Harness;
+
+impl Scenario for Harness {
+    type Process = InvestCash;
+    type World = Running;
+
+    async fn start(&self, interceptor: ActivityInterceptor) -> Running {
+        Running::start(&[("m-1", Some("balanced"))], interceptor).await
+    }
+
+    async fn run(&self, world: &Running) -> Result<(), String> {
+        world
+            .platform
+            .invest("h-1", "m-1", json!("100.00"))
+            .await
+            .map(drop)
+            .map_err(|e| failure_text(&e))
+    }
 }

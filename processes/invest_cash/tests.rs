@@ -27,7 +27,7 @@ fn code_for(amount: serde_json::Value) -> Result<Decimal, String> {
         amount,
     };
     Request::parse(&input, &workflow_id("r-1"))
-        .map(|request| request.amount)
+        .map(|request| request.amount.amount())
         .map_err(|error| error.code)
 }
 

@@ -6,8 +6,9 @@
 //!   (`available → reserved`, one atomic pair of entries), and pending buy trades are created,
 //!   split by the member's model portfolio. The daily dealing cycle takes them from there.
 //! - Failure: bad input, an unknown member or one without a model portfolio fail the workflow
-//!   with a stable code before anything is written. Later steps are idempotent and retried;
-//!   there is nothing to compensate because nothing half-done is ever visible.
+//!   with a stable code before anything is written. Later steps are idempotent and retried; if
+//!   creating the trades fails for good, the cash entries are reversed (the saga), so the money
+//!   is back where it was. Once the trades exist they belong to the dealing cycle.
 //! - Owner: the platform team.
 
 use std::collections::BTreeMap;
@@ -18,7 +19,10 @@ use acme_activities::trades::{BuyOrder, BuyTrades, TradeActivities};
 use acme_ledger::{NewEntry, NewPosting};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
-use acme_sdk::{BusinessError, Process, TaskQueues, activity_options, step_key};
+use acme_sdk::{
+    BusinessError, Cash, MemberId, Process, RequestId, Saga, Step, TaskQueues, WorkflowId,
+    activity_options,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
 use schemars::JsonSchema;
@@ -27,14 +31,31 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
 use uuid::Uuid;
 
-use crate::request;
-
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
 
 /// The process's stable name in Temporal. Never change it once deployed.
-pub const NAME: &str = <InvestCash as Process>::NAME;
+pub const NAME: &str = "invest-cash";
+
+/// The steps, in order: what each runs, how its writes are keyed, and what undoes them.
+pub fn steps() -> Vec<Step> {
+    vec![
+        Step::reads("plan", MemberActivities::plan_investment),
+        Step::writes(
+            "reserve-cash",
+            LedgerActivities::post_entries,
+            "<workflow id>/receive-cash, <workflow id>/reserve-cash",
+        )
+        .undone_by("reverse-cash", LedgerActivities::post_entries),
+        Step::writes(
+            "create-trades",
+            TradeActivities::create_buy_trades,
+            "trade id uuid5(<workflow id>/buy/<asset>)",
+        )
+        .pivot("the pending trades belong to the dealing cycle from here"),
+    ]
+}
 /// Largest single investment accepted, in pounds.
 pub const MAX_AMOUNT_GBP: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 2);
 
@@ -87,7 +108,7 @@ pub struct InvestCash {
 }
 
 impl Process for InvestCash {
-    const NAME: &'static str = "invest-cash";
+    const NAME: &'static str = NAME;
     const DESCRIPTION: &'static str = "A member invests cash: it is received and reserved, and buy trades are created per the model portfolio";
     const QUERIES: &'static [&'static str] = &[acme_sdk::process::STATUS_QUERY];
 
@@ -118,6 +139,10 @@ impl Process for InvestCash {
             amount: "100.00".into(),
         }
     }
+
+    fn steps() -> Vec<Step> {
+        steps()
+    }
 }
 
 #[workflow_methods]
@@ -126,7 +151,7 @@ impl InvestCash {
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<Output> {
         let request = Request::parse(&input, ctx.workflow_id())?;
         let queues = TaskQueues::of_workflow_queue(ctx.task_queue());
-        let workflow_id = ctx.workflow_id().to_owned();
+        let mut saga = Saga::new(ctx);
         // Workflow time comes from the history, so this is deterministic on replay.
         let effective_date = ctx
             .workflow_time()
@@ -136,14 +161,15 @@ impl InvestCash {
         let plan: InvestmentPlan = ctx
             .execute_activity(
                 MemberActivities::plan_investment,
-                request.member_id.clone(),
+                request.member_id.to_string(),
                 activity_options::ledger(&queues),
             )
             .await
             .map_err(fail_workflow)?;
-        let orders = split_by_weights(request.amount, &plan.weights)?;
+        let orders = split_by_weights(request.amount.amount(), &plan.weights)?;
 
-        let entries = cash_entries(&workflow_id, effective_date, &plan, request.amount);
+        let entries = cash_entries(&request.workflow_id, effective_date, &plan, request.amount);
+        let reversals = entries.iter().rev().map(NewEntry::reversal).collect();
         ctx.execute_activity(
             LedgerActivities::post_entries,
             entries,
@@ -151,26 +177,34 @@ impl InvestCash {
         )
         .await
         .map_err(fail_workflow)?;
+        saga.compensate_with(
+            LedgerActivities::post_entries,
+            reversals,
+            activity_options::ledger(&queues),
+        );
         ctx.state_mut(|s| s.status.stage = Stage::CashReserved);
 
-        let trade_ids = ctx
+        let created = ctx
             .execute_activity(
                 TradeActivities::create_buy_trades,
                 BuyTrades {
-                    origin_workflow_id: workflow_id,
-                    member_id: request.member_id,
+                    origin_workflow_id: request.workflow_id.to_string(),
+                    member_id: request.member_id.to_string(),
                     orders,
                 },
                 activity_options::ledger(&queues),
             )
-            .await
-            .map_err(fail_workflow)?;
+            .await;
+        let trade_ids = match created {
+            Ok(trade_ids) => trade_ids,
+            Err(error) => return Err(saga.fail(error).await),
+        };
         ctx.state_mut(|s| {
             s.status.stage = Stage::TradesCreated;
             s.status.trade_ids.clone_from(&trade_ids);
         });
         Ok(Output {
-            reserved_gbp: request.amount,
+            reserved_gbp: request.amount.amount(),
             trade_ids,
         })
     }
@@ -181,31 +215,36 @@ impl InvestCash {
     }
 }
 
-/// A request that passed every check.
+/// The input, parsed: every field checked before anything is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Request {
-    member_id: String,
-    amount: Decimal,
+    workflow_id: WorkflowId,
+    member_id: MemberId,
+    amount: Cash,
 }
 
 impl Request {
-    fn parse(input: &Input, workflow_id: &str) -> Result<Self, BusinessError> {
-        request::check_id("request id", "request.invalid_id", &input.request_id)?;
-        request::check_workflow_id(
-            &self::workflow_id(&input.request_id),
-            workflow_id,
-            &input.request_id,
+    fn parse(input: &Input, run_workflow_id: &str) -> Result<Self, BusinessError> {
+        let request_id = RequestId::parse(&input.request_id)?;
+        let workflow_id = WorkflowId::of_run(
+            workflow_id(request_id.as_str()),
+            run_workflow_id,
+            request_id.as_str(),
         )?;
-        request::check_id("member id", "member.invalid_id", &input.member_id)?;
-        let amount = request::positive_amount("amount", &input.amount, CASH_SCALE, "100.00")?;
-        if amount > MAX_AMOUNT_GBP {
+        let member_id = MemberId::parse(&input.member_id)?;
+        let amount = Cash::from_json("amount", &input.amount)?;
+        if amount.amount() > MAX_AMOUNT_GBP {
             return Err(BusinessError::new(
                 "amount.over_limit",
-                format!("amount {amount} is above the single-investment limit of {MAX_AMOUNT_GBP}"),
+                format!(
+                    "amount {} is above the single-investment limit of {MAX_AMOUNT_GBP}",
+                    amount.amount()
+                ),
             ));
         }
         Ok(Self {
-            member_id: input.member_id.clone(),
+            workflow_id,
+            member_id,
             amount,
         })
     }
@@ -260,16 +299,17 @@ pub fn split_by_weights(
 /// The two entries of a reservation: the cash arrives from the bank into the member's pot, then
 /// moves from available to reserved. Posted together, so neither is ever seen without the other.
 fn cash_entries(
-    workflow_id: &str,
+    workflow_id: &WorkflowId,
     effective_date: NaiveDate,
     plan: &InvestmentPlan,
-    amount: Decimal,
+    amount: Cash,
 ) -> Vec<NewEntry> {
+    let amount = amount.amount();
     let entry = |step: &str, kind: &str, postings: Vec<NewPosting>| NewEntry {
-        idempotency_key: step_key(workflow_id, step),
+        idempotency_key: workflow_id.step_key(step),
         kind: kind.to_owned(),
         process: NAME.to_owned(),
-        workflow_id: workflow_id.to_owned(),
+        workflow_id: workflow_id.to_string(),
         effective_date,
         metadata: BTreeMap::from([("member_id".to_owned(), plan.member_id.clone())]),
         postings,

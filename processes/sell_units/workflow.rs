@@ -6,7 +6,8 @@
 //!   member holds fewer) and a pending sell trade is created. The dealing cycle sells them and
 //!   pays the proceeds into the member's pot.
 //! - Failure: bad input, an unknown member or fund, or too few units fail the workflow with a
-//!   stable code before anything is written.
+//!   stable code before anything is written. If creating the trade fails for good, the
+//!   reservation is reversed (the saga). Once the trade exists it belongs to the dealing cycle.
 //! - Owner: the platform team.
 
 use std::collections::BTreeMap;
@@ -17,7 +18,10 @@ use acme_activities::trades::{SellTrade, TradeActivities};
 use acme_ledger::{NewEntry, NewPosting};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
-use acme_sdk::{Process, TaskQueues, activity_options, step_key};
+use acme_sdk::{
+    BusinessError, MemberId, Process, RequestId, Saga, Step, TaskQueues, Units, WorkflowId,
+    activity_options,
+};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use schemars::JsonSchema;
@@ -26,7 +30,31 @@ use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
 use uuid::Uuid;
 
-use crate::request;
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
+
+/// The process's stable name in Temporal. Never change it once deployed.
+pub const NAME: &str = "sell-units";
+
+/// The steps, in order: what each runs, how its writes are keyed, and what undoes them.
+pub fn steps() -> Vec<Step> {
+    vec![
+        Step::reads("plan", MemberActivities::plan_sale),
+        Step::writes(
+            "reserve-units",
+            LedgerActivities::post_entries,
+            "<workflow id>/reserve-units",
+        )
+        .undone_by("reverse-units", LedgerActivities::post_entries),
+        Step::writes(
+            "create-trade",
+            TradeActivities::create_sell_trade,
+            "trade id uuid5(<workflow id>/sell/<asset>)",
+        )
+        .pivot("the pending trade belongs to the dealing cycle from here"),
+    ]
+}
 
 /// The workflow id of a request: its business key.
 pub fn workflow_id(request_id: &str) -> String {
@@ -59,7 +87,7 @@ pub struct SellUnits {
 }
 
 impl Process for SellUnits {
-    const NAME: &'static str = "sell-units";
+    const NAME: &'static str = NAME;
     const DESCRIPTION: &'static str =
         "A member sells units of one fund: the units are reserved and a sell trade is created";
     const QUERIES: &'static [&'static str] = &["trade"];
@@ -98,21 +126,19 @@ impl Process for SellUnits {
             units: "12.5".into(),
         }
     }
+
+    fn steps() -> Vec<Step> {
+        steps()
+    }
 }
 
 #[workflow_methods]
 impl SellUnits {
     #[run(name = "sell-units")]
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<Output> {
-        request::check_id("request id", "request.invalid_id", &input.request_id)?;
-        request::check_workflow_id(
-            &workflow_id(&input.request_id),
-            ctx.workflow_id(),
-            &input.request_id,
-        )?;
-        request::check_id("member id", "member.invalid_id", &input.member_id)?;
+        let request = Request::parse(&input, ctx.workflow_id())?;
         let queues = TaskQueues::of_workflow_queue(ctx.task_queue());
-        let workflow_id = ctx.workflow_id().to_owned();
+        let mut saga = Saga::new(ctx);
         let effective_date = ctx
             .workflow_time()
             .map(|time| DateTime::<Utc>::from(time).date_naive())
@@ -122,20 +148,21 @@ impl SellUnits {
             .execute_activity(
                 MemberActivities::plan_sale,
                 SaleRequest {
-                    member_id: input.member_id.clone(),
+                    member_id: request.member_id.to_string(),
                     asset: input.asset.clone(),
                 },
                 activity_options::ledger(&queues),
             )
             .await
             .map_err(fail_workflow)?;
-        let units = request::positive_amount("units", &input.units, plan.scale, "12.5")?;
+        // The fund's scale is only known from the plan, so the units are parsed here.
+        let units = Units::from_json("units", &input.units, plan.scale)?.amount();
 
         let reserve = NewEntry {
-            idempotency_key: step_key(&workflow_id, "reserve-units"),
+            idempotency_key: request.workflow_id.step_key("reserve-units"),
             kind: "sell.units-reserved".to_owned(),
-            process: Self::NAME.to_owned(),
-            workflow_id: workflow_id.clone(),
+            process: NAME.to_owned(),
+            workflow_id: request.workflow_id.to_string(),
             effective_date,
             metadata: BTreeMap::from([("member_id".to_owned(), plan.member_id.clone())]),
             postings: vec![
@@ -149,6 +176,7 @@ impl SellUnits {
                 },
             ],
         };
+        let reversal = reserve.reversal();
         ctx.execute_activity(
             LedgerActivities::post_entries,
             vec![reserve],
@@ -156,20 +184,28 @@ impl SellUnits {
         )
         .await
         .map_err(fail_workflow)?;
+        saga.compensate_with(
+            LedgerActivities::post_entries,
+            vec![reversal],
+            activity_options::ledger(&queues),
+        );
 
-        let trade_id = ctx
+        let created = ctx
             .execute_activity(
                 TradeActivities::create_sell_trade,
                 SellTrade {
-                    origin_workflow_id: workflow_id,
+                    origin_workflow_id: request.workflow_id.to_string(),
                     member_id: plan.member_id,
                     asset: plan.asset,
                     units,
                 },
                 activity_options::ledger(&queues),
             )
-            .await
-            .map_err(fail_workflow)?;
+            .await;
+        let trade_id = match created {
+            Ok(trade_id) => trade_id,
+            Err(error) => return Err(saga.fail(error).await),
+        };
         ctx.state_mut(|s| s.trade_id = Some(trade_id));
         Ok(Output {
             reserved_units: units,
@@ -181,5 +217,28 @@ impl SellUnits {
     #[query]
     pub fn trade(&self, _ctx: &WorkflowContextView) -> Option<Uuid> {
         self.trade_id
+    }
+}
+
+/// The input's ids, parsed: checked before anything is read or written. The units are parsed
+/// once the fund's scale is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Request {
+    workflow_id: WorkflowId,
+    member_id: MemberId,
+}
+
+impl Request {
+    fn parse(input: &Input, run_workflow_id: &str) -> Result<Self, BusinessError> {
+        let request_id = RequestId::parse(&input.request_id)?;
+        let workflow_id = WorkflowId::of_run(
+            workflow_id(request_id.as_str()),
+            run_workflow_id,
+            request_id.as_str(),
+        )?;
+        Ok(Self {
+            workflow_id,
+            member_id: MemberId::parse(&input.member_id)?,
+        })
     }
 }

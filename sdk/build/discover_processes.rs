@@ -5,7 +5,9 @@
 //! - `workflow.rs` (required): the process, compiled into `acme-workflows` as `<name>`;
 //! - `activities.rs` (optional): its own activities, compiled into `acme-activities` as `<name>`
 //!   and registered on the ledger queue by its `pub fn register`;
-//! - `e2e.rs` (optional): its end-to-end tests, compiled into `acme-worker`'s `e2e` test binary.
+//! - `e2e.rs` (optional): its end-to-end tests, compiled into `acme-worker`'s `e2e` test binary,
+//!   with its `Harness` scenario, which the idempotency-and-unwind harness runs as test
+//!   `harness_of::<name>`.
 //!
 //! It writes `$OUT_DIR/processes.rs` with one `#[path]` module per folder (and, for the
 //! activities, the function registering them); the crate `include!`s it. See ADR 12.
@@ -54,7 +56,21 @@ fn main() {
                 .filter(|(_, dir)| dir.join("e2e.rs").exists())
                 .cloned()
                 .collect();
-            modules(&with_e2e, "e2e.rs", "")
+            let mut code = modules(&with_e2e, "e2e.rs", "");
+            code.push_str(
+                "/// The idempotency-and-unwind harness (`harness.rs`) over each folder's `Harness`.\n\
+                 mod harness_of {\n",
+            );
+            for (name, _) in &with_e2e {
+                writeln!(
+                    code,
+                    "    #[tokio::test]\n    async fn {name}() {{\n        \
+                     crate::support::on_local_set(crate::harness::check(crate::{name}::Harness::default())).await;\n    }}"
+                )
+                .expect("a string");
+            }
+            code.push_str("}\n");
+            code
         }
         other => panic!("discover_processes.rs is not the build script of {other}"),
     };

@@ -2,32 +2,42 @@
 //! gets retries, idempotency and clear failures for free.
 //!
 //! - [`money`], [`asset`]: amounts parsed strictly at every boundary, asset codes;
+//! - [`ids`]: request, member and batch ids, a run's workflow id, cash and units, parsed at
+//!   the edge;
 //! - [`allocation`]: the pro-rata allocation rule, exact and never rounding up;
 //! - [`process`]: the `Process` description, starting a run, task queues (bulkheads) and step
 //!   idempotency keys;
 //! - [`schedule`]: the weekday schedule of scheduled processes;
 //! - [`search`]: our search attributes, so every run is findable in the Temporal UI;
+//! - [`steps`]: the steps a process declares at the top of its file;
 //! - [`saga`]: compensations run in reverse when a process fails part-way;
 //! - [`activity_options`]: the `ledger`, `external` and `bulk` presets;
 //! - [`failure`]: business rejections with stable codes, never retried;
 //! - [`temporal`]: connecting to Temporal with a bounded wait and a helpful error;
-//! - `testkit` (feature): a local Temporal server per test binary, workers on fresh queues.
+//! - `testkit` (feature): a local Temporal server per test binary, workers on fresh queues, and
+//!   the `harness`'s fault injector.
 
 pub mod activity_options;
 pub mod allocation;
 pub mod asset;
 pub mod failure;
+#[cfg(feature = "testkit")]
+pub mod harness;
+pub mod ids;
 pub mod money;
 pub mod process;
 pub mod saga;
 pub mod schedule;
 pub mod search;
+pub mod steps;
 pub mod temporal;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use asset::{AssetCode, AssetCodeError};
 pub use failure::BusinessError;
+pub use ids::{BatchId, Cash, MemberId, RequestId, Units, WorkflowId};
 pub use money::{AmountError, Sign, checked_sum, parse_amount};
 pub use process::{Process, ProcessInfo, Signal, TaskQueues, Waiting, start, step_key};
 pub use saga::Saga;
+pub use steps::{Runs, Step, Undo};

@@ -16,6 +16,7 @@ use temporalio_common::{HasWorkflowDefinition, SignalDefinition, WorkflowDefinit
 use temporalio_sdk::{ChildWorkflowOptions, ParentClosePolicy};
 
 use crate::search;
+use crate::steps::Step;
 
 /// A business process as the catalog, the worker, the CLI and the Temporal UI see it. The
 /// workflow struct implements it next to its `#[workflow_methods]`.
@@ -52,6 +53,9 @@ pub trait Process:
 
     /// A valid input, shown by `acme process list` and used by the conformance checks.
     fn example() -> Self::Input;
+
+    /// Its steps in order, declared at the top of its file (see [`crate::steps`]).
+    fn steps() -> Vec<Step>;
 }
 
 /// The query `acme stuck` asks every running process that declares it.
@@ -114,6 +118,7 @@ pub struct ProcessInfo {
     pub type_name: &'static str,
     pub input_schema: schemars::Schema,
     pub example: Example,
+    pub steps: Vec<Step>,
     /// The workflow id a JSON input would run under; an input that does not fit is refused.
     #[serde(skip)]
     pub workflow_id_of: fn(&serde_json::Value) -> Result<String, StartJsonError>,
@@ -175,6 +180,7 @@ impl ProcessInfo {
                     .filter_map(|key| Some((key.name(), attributes.get(key)?)))
                     .collect(),
             },
+            steps: P::steps(),
             workflow_id_of: |input| Ok(P::workflow_id(&parse_input::<P>(input)?)),
             start_json: start_json::<P>,
         }

@@ -82,6 +82,17 @@ impl<W: 'static> Saga<W> {
     }
 }
 
+impl<W: 'static> Saga<W> {
+    /// Ends the run because `error` failed a step for good: undoes what was done, then fails
+    /// with the step's own error (or with `saga.compensation_failed` if an undo failed too).
+    pub async fn fail(self, error: ActivityExecutionError) -> temporalio_sdk::WorkflowTermination {
+        match self.compensate().await {
+            Ok(()) => crate::failure::fail_workflow(error),
+            Err(undo) => undo.into(),
+        }
+    }
+}
+
 /// A run whose undo failed ends failed with code `saga.compensation_failed`, naming the
 /// compensation, so operators see at once that it needs a hand.
 impl From<CompensationFailed> for temporalio_sdk::WorkflowTermination {

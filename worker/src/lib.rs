@@ -3,6 +3,7 @@
 //! (`acme_workflows::register_workflows`) and activities from `acme_activities`'s own list
 //! (`register_ledger_activities`), so adding a process never edits this crate. The same assembly runs in `acme-worker` and in tests.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 pub mod ingress;
@@ -11,6 +12,9 @@ use acme_activities::custodian::{CustodianActivities, DEFAULT_CUSTODIAN_URL};
 use acme_ledger::Ledger;
 use acme_sdk::TaskQueues;
 use temporalio_client::Client;
+use temporalio_sdk::interceptors::{
+    ActivityInboundInterceptor, ExecuteActivityInput, ExecuteActivityOutput, Next,
+};
 use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder, WorkerTuner};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
@@ -51,6 +55,29 @@ pub struct WorkerConfig {
     pub limits: Limits,
     /// The custodian's base URL, for the external activities.
     pub custodian_url: String,
+    /// What every activity of this worker runs through, if anything (the harness injects
+    /// faults with it: `acme_sdk::harness`).
+    pub activity_interceptor: Option<ActivityInterceptor>,
+}
+
+/// An activity interceptor shared by the worker's bulkheads.
+#[derive(Clone)]
+pub struct ActivityInterceptor(pub Arc<dyn ActivityInboundInterceptor>);
+
+impl std::fmt::Debug for ActivityInterceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ActivityInterceptor")
+    }
+}
+
+impl ActivityInboundInterceptor for ActivityInterceptor {
+    fn execute_activity<'a>(
+        &'a self,
+        input: ExecuteActivityInput,
+        next: Next<'a, ExecuteActivityInput, ExecuteActivityOutput<'a>>,
+    ) -> ExecuteActivityOutput<'a> {
+        self.0.execute_activity(input, next)
+    }
 }
 
 impl Default for WorkerConfig {
@@ -60,6 +87,7 @@ impl Default for WorkerConfig {
             identity: None,
             limits: Limits::default(),
             custodian_url: DEFAULT_CUSTODIAN_URL.to_owned(),
+            activity_interceptor: None,
         }
     }
 }
@@ -103,6 +131,10 @@ impl Workers {
         acme_activities::register_ledger_activities(&mut ledger_activities, ledger);
         let mut external_activities = options(&queues.external, config.limits.external_activities);
         external_activities.register_activities(CustodianActivities::new(&config.custodian_url)?);
+        if let Some(interceptor) = &config.activity_interceptor {
+            ledger_activities.activity_inbound_interceptor(interceptor.clone());
+            external_activities.activity_inbound_interceptor(interceptor.clone());
+        }
         Ok(Self {
             workers: vec![
                 Worker::new(runtime, client.clone(), workflows)?,

@@ -71,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
         identity: None,
         limits: args.limits,
         custodian_url: args.custodian_url,
+        activity_interceptor: None,
     };
     let ledger = Ledger::new(pool);
     if let (Some(address), Some(secret)) = (args.callback_listen, callback_secret) {

@@ -7,8 +7,6 @@
 // The workflow macros generate definition types without a Debug impl.
 #![allow(missing_debug_implementations)]
 
-mod request;
-
 // One module per folder under `processes/`.
 include!(concat!(env!("OUT_DIR"), "/processes.rs"));
 

@@ -1,8 +1,9 @@
 //! Conformance: every process in the catalog has the shape the platform promises its users —
 //! a kebab-case name, a description, a typed input whose fields are documented, a workflow id
 //! made from the business key, the search attributes operators find runs by, and a folder
-//! `processes/<name>/` holding a test that names it and at least one recorded history from its
-//! tests (so the replay net covers it).
+//! `processes/<name>/` holding its workflow, a test that names it and at least one recorded history
+//! from its tests (so the replay net covers it), and a sound declaration of its steps. The
+//! harness (`worker/tests/e2e/harness.rs`) checks each run against that declaration.
 
 // A failed unwrap in a test is a failed test, with the error printed.
 #![allow(clippy::unwrap_used)]
@@ -97,6 +98,13 @@ fn problems_of(process: &ProcessInfo) -> Vec<String> {
             "no recorded history under {folder}histories/ (record one from its tests)"
         ));
     }
+    let module = process.type_name.split("::").nth(1).unwrap_or_default();
+    if module != name.replace('-', "_") {
+        problems.push(format!(
+            "its workflow is in module {module}, not in {folder}workflow.rs"
+        ));
+    }
+    problems.extend(acme_sdk::steps::problems(&process.steps));
     problems
         .into_iter()
         .map(|problem| format!("{name}: {problem}"))
@@ -118,6 +126,7 @@ fn the_checks_catch_a_process_that_does_not_conform() {
     process.type_name = "acme_workflows::nowhere::Untested";
     process.example.workflow_id = "somewhere-else".to_owned();
     process.example.search_attributes.clear();
+    process.steps.clear();
     let problems = problems_of(&process).join("\n");
     for expected in [
         "not kebab-case",
@@ -125,6 +134,8 @@ fn the_checks_catch_a_process_that_does_not_conform() {
         "lacks the search attributes",
         "no test names Untested",
         "no recorded history",
+        "its workflow is in module nowhere",
+        "declares no steps",
     ] {
         assert!(
             problems.contains(expected),

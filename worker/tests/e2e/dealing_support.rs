@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use acme_activities::dealing::CUSTODIAN_POT;
 use acme_activities::members::{BANK_POT, CASH};
 use acme_custodian::messages::{
     AdvanceClock, CallbackSecret, Faults, HoldingsStatement, PriceQuote, RejectOrder,
@@ -510,4 +511,79 @@ pub async fn entries_by_kind(ledger: &Ledger) -> BTreeMap<String, i64> {
     .await
     .unwrap();
     rows.into_iter().collect()
+}
+
+/// Gives `member` `units` of `asset` available, as if bought and settled earlier (from the
+/// custodian's mirror, which may go negative).
+pub async fn give_units(ledger: &Ledger, member: &str, asset: &str, units: Decimal) {
+    let asset_code = AssetCode::parse(asset).unwrap();
+    let accounts = ledger
+        .open_pots_in_bulk(
+            OwnerKind::Member,
+            &[member.to_owned()],
+            &[(asset_code.clone(), "available")],
+        )
+        .await
+        .unwrap();
+    let custodian_pot = ledger
+        .open_pot(OwnerKind::External, CUSTODIAN_POT)
+        .await
+        .unwrap();
+    let custodian = ledger
+        .open_account(custodian_pot, &asset_code, "available", true)
+        .await
+        .unwrap();
+    let workflow_id = format!("fixture/holding/{member}/{asset}");
+    let entry = fixture_entry(
+        &workflow_id,
+        "hold",
+        vec![(custodian, -units), (accounts[0][0], units)],
+    );
+    ledger.post(&entry).await.unwrap();
+}
+
+/// A dealing world under the harness: the small day booked (50 members buy three funds) and a
+/// worker whose activities pass through the harness's interceptor.
+pub struct SmallDayWorld {
+    pub dealing: Dealing,
+    worker: InProcessWorker,
+}
+
+impl crate::harness::World for SmallDayWorld {
+    fn ledger(&self) -> &Ledger {
+        self.dealing.ledger()
+    }
+
+    async fn finish(self) {
+        self.worker.stop().await;
+        self.dealing.finish().await;
+    }
+}
+
+/// The harness scenario of the dealing processes: the small day, dealt to settlement.
+#[derive(Debug)]
+pub struct SmallDay<P>(std::marker::PhantomData<P>);
+
+impl<P> Default for SmallDay<P> {
+    fn default() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<P: acme_sdk::Process> crate::harness::Scenario for SmallDay<P> {
+    type Process = P;
+    type World = SmallDayWorld;
+
+    async fn start(&self, interceptor: acme_worker::ActivityInterceptor) -> SmallDayWorld {
+        let dealing = Dealing::start(50, monday()).await;
+        let worker = dealing
+            .platform
+            .spawn_worker_with("worker-1", Some(interceptor));
+        small_day(&dealing).await;
+        SmallDayWorld { dealing, worker }
+    }
+
+    async fn run(&self, world: &SmallDayWorld) -> Result<(), String> {
+        world.dealing.deal(monday()).await.map(drop)
+    }
 }

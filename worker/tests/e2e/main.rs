@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod dealing_support;
+mod harness;
 mod support;
 
 mod cli;

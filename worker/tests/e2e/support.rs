@@ -7,7 +7,7 @@ use acme_activities::members::{NewMember, ensure_reference_data, onboard_members
 use acme_ledger::testkit::TestDatabase;
 use acme_sdk::Process;
 use acme_sdk::testkit::{TestTemporal, record_history};
-use acme_worker::{Limits, WorkerConfig, Workers};
+use acme_worker::{ActivityInterceptor, Limits, WorkerConfig, Workers};
 use acme_workflows::invest_cash::{self, Input, InvestCash, Output};
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -65,12 +65,23 @@ impl Platform {
 
     /// Starts the production worker assembly in this process (call on a `LocalSet`).
     pub fn spawn_worker(&self, identity: &str) -> InProcessWorker {
+        self.spawn_worker_with(identity, None)
+    }
+
+    /// The worker assembly with every activity passing through `interceptor` (the harness's
+    /// fault injector).
+    pub fn spawn_worker_with(
+        &self,
+        identity: &str,
+        interceptor: Option<ActivityInterceptor>,
+    ) -> InProcessWorker {
         let runtime = Runtime::from_current_tokio(Default::default()).unwrap();
         let config = WorkerConfig {
             queues: self.temporal.queues.clone(),
             identity: Some(identity.to_owned()),
             limits: Limits::default(),
             custodian_url: self.custodian_url.clone(),
+            activity_interceptor: interceptor,
         };
         let workers =
             Workers::build(&runtime, self.temporal.client(), &self.db.ledger, &config).unwrap();
@@ -211,6 +222,37 @@ impl Platform {
         self.temporal.shutdown().await.unwrap();
         self.db.drop_database().await.unwrap();
     }
+}
+
+/// A platform with one worker running: the world of a member-request process under the harness.
+pub struct Running {
+    pub platform: Platform,
+    worker: InProcessWorker,
+}
+
+impl Running {
+    /// Members `(id, model portfolio)`, and a worker whose activities pass through `interceptor`.
+    pub async fn start(members: &[(&str, Option<&str>)], interceptor: ActivityInterceptor) -> Self {
+        let platform = Platform::start(members).await;
+        let worker = platform.spawn_worker_with("worker-1", Some(interceptor));
+        Self { platform, worker }
+    }
+}
+
+impl crate::harness::World for Running {
+    fn ledger(&self) -> &acme_ledger::Ledger {
+        &self.platform.db.ledger
+    }
+
+    async fn finish(self) {
+        self.worker.stop().await;
+        self.platform.finish().await;
+    }
+}
+
+/// A failed run as the harness reports it: the failure's code, or the whole error.
+pub fn failure_text(error: &WorkflowGetResultError) -> String {
+    failure_code(error).unwrap_or_else(|| format!("{error:?}"))
 }
 
 fn invest_input(request_id: &str, member_id: &str, amount: Value) -> Input {
