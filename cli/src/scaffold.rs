@@ -1,8 +1,9 @@
 //! `acme process new`: scaffolds a process in the platform's fixed shape from the templates in
-//! `templates/` (embedded, so the command works from any directory): the workflow module and its
-//! unit tests, an activity area when the kind needs one, end-to-end tests that record a history
-//! for the replay net, and the catalog lines. Everything is checked and rendered before the first
-//! file is written, and a failed write undoes the ones before it.
+//! `templates/` (embedded, so the command works from any directory): a folder
+//! `processes/<name>/` with the workflow, its unit tests, its own activities when the kind needs
+//! them, and end-to-end tests that record a history for the replay net and give the harness its
+//! scenario; plus the one catalog line. Everything is checked and rendered before the first file
+//! is written, and a failed write undoes the ones before it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -57,20 +58,25 @@ macro_rules! template {
     };
 }
 
+/// The folder of a process: everything it owns lives there.
+fn folder(names: &Names) -> String {
+    format!("processes/{}", names.snake)
+}
+
 fn workflow_module(names: &Names) -> String {
-    format!("workflows/src/{}/mod.rs", names.snake)
+    format!("{}/workflow.rs", folder(names))
 }
 
 fn workflow_tests(names: &Names) -> String {
-    format!("workflows/src/{}/tests.rs", names.snake)
+    format!("{}/tests.rs", folder(names))
 }
 
 fn activity_area(names: &Names) -> String {
-    format!("activities/src/{}.rs", names.snake)
+    format!("{}/activities.rs", folder(names))
 }
 
 fn e2e_tests(names: &Names) -> String {
-    format!("worker/tests/e2e/{}.rs", names.snake)
+    format!("{}/e2e.rs", folder(names))
 }
 
 impl Kind {
@@ -94,11 +100,6 @@ impl Kind {
                 template!("scheduled", "e2e.rs.j2", e2e_tests),
             ],
         }
-    }
-
-    /// Whether the kind brings an activity area of its own (registered on the ledger queue).
-    fn has_activities(self) -> bool {
-        self != Kind::MemberRequest
     }
 }
 
@@ -203,11 +204,12 @@ pub fn run(args: NewArgs) -> anyhow::Result<Outcome> {
 }
 
 fn next_steps(names: &Names, kind: Kind) -> String {
-    let Names { kebab, snake, .. } = names;
+    let Names { snake, .. } = names;
     let mut steps = format!(
         "next steps:\n\
-         1. say what it does: the //! header and DESCRIPTION in workflows/src/{snake}/mod.rs\n\
-         2. run its tests; the end-to-end ones record tests/histories/{kebab}/ (commit those):\n\
+         1. say what it does: the //! header, DESCRIPTION and steps() in processes/{snake}/workflow.rs\n\
+         2. run its tests; the end-to-end ones record processes/{snake}/histories/ (commit those)\n\
+         \x20  and harness_of::{snake} runs it with every activity twice and with failures injected:\n\
          \x20  cargo test -p acme-workflows --lib {snake}\n\
          \x20  cargo test -p acme-worker --test e2e {snake}\n\
          3. check it conforms and replays: cargo test -p acme-workflows --test catalog --test replay\n"
@@ -256,7 +258,7 @@ fn is_workspace(dir: &Path) -> bool {
 
 /// Checks the name is free and renders every file, writing nothing.
 fn plan(root: &Path, names: &Names, kind: Kind) -> anyhow::Result<Vec<Planned>> {
-    check_free(root, names, kind)?;
+    check_free(root, names)?;
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_syntax(
@@ -290,97 +292,68 @@ fn plan(root: &Path, names: &Names, kind: Kind) -> anyhow::Result<Vec<Planned>> 
             original: None,
         });
     }
-    let catalog = root.join("workflows/src/lib.rs");
-    let text = read(&catalog)?;
-    let text = insert_sorted(&text, "", is_module, &format!("pub mod {};", names.snake))
-        .context("workflows/src/lib.rs: the process modules")?;
+    let catalog = root.join(CATALOG);
     let text = insert_sorted(
-        &text,
+        &read(&catalog)?,
         "catalog![",
         |line| line.starts_with("    ") && line.ends_with(','),
         &format!("    {}::{},", names.snake, names.camel),
     )
     .context("workflows/src/lib.rs: the catalog![...] list")?;
     plan.push(edit(catalog, text)?);
-    let e2e = root.join("worker/tests/e2e/main.rs");
-    let text = insert_sorted(
-        &read(&e2e)?,
-        "mod support;",
-        is_module,
-        &format!("mod {};", names.snake),
-    )
-    .context("worker/tests/e2e/main.rs: the test modules after `mod support;`")?;
-    plan.push(edit(e2e, text)?);
-    if kind.has_activities() {
-        let activities = root.join("activities/src/lib.rs");
-        let text = insert_sorted(
-            &read(&activities)?,
-            "",
-            is_module,
-            &format!("pub mod {};", names.snake),
-        )
-        .context("activities/src/lib.rs: the activity modules")?;
-        let text = insert_sorted(
-            &text,
-            "pub fn register_ledger_activities",
-            |line| {
-                line.trim_start()
-                    .starts_with("options.register_activities(")
-            },
-            &format!(
-                "    options.register_activities({}::{}Activities::new(ledger.clone()));",
-                names.snake, names.camel
-            ),
-        )
-        .context("activities/src/lib.rs: register_ledger_activities")?;
-        plan.push(edit(activities, text)?);
-    }
     Ok(plan)
 }
 
-/// Refuses a name the workspace already uses: in the catalog, as a process name, or for any of
-/// the files the kind would create.
-fn check_free(root: &Path, names: &Names, kind: Kind) -> anyhow::Result<()> {
+/// The one file a new process edits: the catalog.
+const CATALOG: &str = "workflows/src/lib.rs";
+
+/// Modules the process's files are compiled beside, which a process folder must not shadow:
+/// the workflows crate's, the activities crate's areas, and the e2e test binary's own.
+const PLATFORM_MODULES: &[&str] = &[
+    "workflows/src/{}.rs",
+    "activities/src/{}.rs",
+    "activities/src/{}",
+    "worker/tests/e2e/{}.rs",
+];
+
+/// Refuses a name the workspace already uses: in the catalog, as a process name or folder, or
+/// as a module the process's files would sit beside.
+fn check_free(root: &Path, names: &Names) -> anyhow::Result<()> {
     let Names {
         kebab,
         snake,
         camel,
     } = names;
-    let catalog = read(&root.join("workflows/src/lib.rs"))?;
-    let module_lines = [format!("pub mod {snake};"), format!("mod {snake};")];
-    if catalog.lines().any(|line| {
-        module_lines.contains(&line.trim().to_owned())
-            || line.trim().starts_with(&format!("{snake}::"))
-    }) {
-        bail!("a module {snake} is already in workflows/src/lib.rs; nothing written");
+    let catalog = read(&root.join(CATALOG))?;
+    if catalog
+        .lines()
+        .any(|line| line.trim().starts_with(&format!("{snake}::")))
+    {
+        bail!("{snake} is already in the catalog in {CATALOG}; nothing written");
     }
     let run_name = format!("#[run(name = \"{kebab}\")]");
-    let process_name = format!("const NAME: &'static str = \"{kebab}\";");
-    for entry in std::fs::read_dir(root.join("workflows/src"))? {
-        let module = entry?.path().join("mod.rs");
-        // A folder without mod.rs holds no process.
-        if let Ok(text) = std::fs::read_to_string(&module)
+    let process_name = format!("pub const NAME: &str = \"{kebab}\";");
+    for entry in std::fs::read_dir(root.join("processes"))? {
+        let workflow = entry?.path().join("workflow.rs");
+        if let Ok(text) = std::fs::read_to_string(&workflow)
             && (text.contains(&run_name) || text.contains(&process_name))
         {
             bail!(
                 "process {kebab} already exists in {}; nothing written",
-                module.display()
+                workflow.display()
             );
         }
     }
-    let mut taken = vec![
-        root.join("workflows/src").join(snake),
-        root.join(format!("workflows/src/{snake}.rs")),
-        root.join("tests/histories").join(kebab),
-    ];
-    taken.extend(
-        kind.templates()
-            .iter()
-            .map(|t| root.join((t.target)(names))),
-    );
-    if kind.has_activities() {
-        taken.push(root.join("activities/src").join(snake));
+    // The e2e binary's generated module of harness tests.
+    if snake == "harness_of" {
+        bail!("{kebab} is the name of the harness's test module; choose another name");
     }
+    let mut taken = vec![root.join(folder(names))];
+    taken.extend(
+        PLATFORM_MODULES
+            .iter()
+            .map(|pattern| root.join(pattern.replace("{}", snake))),
+    );
     if let Some(path) = taken.iter().find(|path| path.exists()) {
         bail!(
             "{kebab} ({camel}) clashes with {}, which exists; nothing written",
@@ -388,11 +361,6 @@ fn check_free(root: &Path, names: &Names, kind: Kind) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-fn is_module(line: &str) -> bool {
-    let line = line.trim();
-    (line.starts_with("pub mod ") || line.starts_with("mod ")) && line.ends_with(';')
 }
 
 /// Whether `word` occurs in `text` as a whole identifier.
@@ -547,7 +515,8 @@ mod tests {
         assert!(Names::parse(&"a".repeat(MAX_NAME_LEN)).is_ok());
     }
 
-    /// A throwaway workspace with the catalog files the scaffolder edits.
+    /// A throwaway workspace with the catalog, one process folder and the platform modules a
+    /// process must not shadow.
     fn workspace() -> PathBuf {
         let root = std::env::temp_dir().join(format!(
             "acme-scaffold-{}-{}",
@@ -562,22 +531,16 @@ mod tests {
             ("Cargo.toml", "[workspace]\n"),
             (
                 "workflows/src/lib.rs",
-                "pub mod invest_cash;\nmod request;\n\ncatalog![\n    invest_cash::InvestCash,\n];\n",
+                "//! The catalog.\n\ncatalog![\n    invest_cash::InvestCash,\n];\n",
             ),
             (
-                "workflows/src/invest_cash/mod.rs",
-                "impl Process for InvestCash {\n    const NAME: &'static str = \"invest-cash\";\n}\n",
+                "processes/invest_cash/workflow.rs",
+                "pub const NAME: &str = \"invest-cash\";\n",
             ),
-            (
-                "worker/tests/e2e/main.rs",
-                "mod support;\n\nmod invest_cash;\n",
-            ),
-            // Histories left by a process since removed.
-            ("tests/histories/old-run/happy-path.json", "{}"),
-            (
-                "activities/src/lib.rs",
-                "pub mod ledger;\npub mod trades;\n\npub fn register_ledger_activities() {\n    options.register_activities(ledger::LedgerActivities::new(ledger.clone()));\n}\n",
-            ),
+            // A folder left by a process since taken out of the catalog.
+            ("processes/old_run/histories/happy-path.json", "{}"),
+            ("activities/src/ledger.rs", "//! The ledger gateway.\n"),
+            ("worker/tests/e2e/support.rs", "//! Test support.\n"),
         ];
         for (path, text) in files {
             let path = root.join(path);
@@ -609,15 +572,11 @@ mod tests {
         let root = workspace();
         let before = snapshot(&root);
         for (name, kind, reason) in [
-            (
-                "invest-cash",
-                Kind::MemberRequest,
-                "already in workflows/src/lib.rs",
-            ),
-            ("request", Kind::Bulk, "already in workflows/src/lib.rs"),
+            ("invest-cash", Kind::MemberRequest, "already in the catalog"),
             ("old-run", Kind::Scheduled, "clashes with"),
-            ("trades", Kind::Bulk, "is there already"),
-            ("ledger", Kind::Bulk, "template already uses"),
+            ("ledger", Kind::Bulk, "clashes with"),
+            ("support", Kind::MemberRequest, "clashes with"),
+            ("harness-of", Kind::MemberRequest, "harness's test module"),
             ("input", Kind::MemberRequest, "template already uses"),
             ("Bad_Name", Kind::Scheduled, "not a process name"),
         ] {
@@ -631,31 +590,43 @@ mod tests {
     }
 
     #[test]
-    fn a_new_process_gets_its_catalog_lines_in_alphabetical_order() {
+    fn a_new_process_is_one_folder_and_one_catalog_line() {
         let root = workspace();
         let plan = plan(&root, &Names::parse("audit-pots").unwrap(), Kind::Bulk).unwrap();
-        let contents = |path: &str| {
-            plan.iter()
-                .find(|f| f.path == root.join(path))
-                .map(|f| f.contents.clone())
-                .unwrap()
-        };
+        let edited: Vec<&Planned> = plan.iter().filter(|f| f.original.is_some()).collect();
+        assert_eq!(edited.len(), 1);
+        assert_eq!(edited[0].path, root.join("workflows/src/lib.rs"));
         assert_eq!(
-            contents("workflows/src/lib.rs"),
-            "pub mod audit_pots;\npub mod invest_cash;\nmod request;\n\ncatalog![\n    audit_pots::AuditPots,\n    invest_cash::InvestCash,\n];\n"
+            edited[0].contents,
+            "//! The catalog.\n\ncatalog![\n    audit_pots::AuditPots,\n    invest_cash::InvestCash,\n];\n"
         );
+        let mut created: Vec<String> = plan
+            .iter()
+            .filter(|f| f.original.is_none())
+            .map(|f| f.path.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        created.sort();
         assert_eq!(
-            contents("worker/tests/e2e/main.rs"),
-            "mod support;\n\nmod audit_pots;\nmod invest_cash;\n"
+            created,
+            [
+                "processes/audit_pots/activities.rs",
+                "processes/audit_pots/e2e.rs",
+                "processes/audit_pots/tests.rs",
+                "processes/audit_pots/workflow.rs",
+            ]
         );
-        assert!(contents("activities/src/lib.rs").contains(
-            "    options.register_activities(audit_pots::AuditPotsActivities::new(ledger.clone()));\n    options.register_activities(ledger::"
-        ));
+        let workflow = &plan
+            .iter()
+            .find(|f| f.path.ends_with("workflow.rs"))
+            .unwrap();
         assert!(
-            contents("workflows/src/audit_pots/mod.rs")
-                .contains("const NAME: &'static str = \"audit-pots\";")
+            workflow
+                .contents
+                .contains("pub const NAME: &str = \"audit-pots\";")
         );
-        assert!(find_workspace(&root.join("workflows/src")).is_ok_and(|found| found == root));
+        assert!(
+            find_workspace(&root.join("processes/invest_cash")).is_ok_and(|found| found == root)
+        );
         std::fs::remove_dir_all(root).unwrap();
     }
 }

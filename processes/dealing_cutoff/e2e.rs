@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use acme_sdk::testkit::eventually;
 use acme_worker::ActivityInterceptor;
 use acme_workflows::dealing_cutoff::{self, DealingCutoff};
 use acme_workflows::dealing_cycle::{self, DealingCycle};
@@ -33,17 +34,13 @@ async fn the_weekday_schedule_starts_the_days_dealing_cycle() {
         // and its invariant check passes.
         let today = chrono::Utc::now().date_naive().to_string();
         let cycle = client.get_workflow_handle::<DealingCycle>(dealing_cycle::workflow_id(&today));
-        let started = std::time::Instant::now();
-        let status = loop {
-            match cycle.get_result(WorkflowGetResultOptions::default()).await {
-                Ok(status) => break status,
-                Err(error) => assert!(
-                    started.elapsed() < Duration::from_secs(30),
-                    "no dealing cycle for {today}: {error:?}"
-                ),
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
+        let status = eventually(Duration::from_secs(30), || async {
+            cycle
+                .get_result(WorkflowGetResultOptions::default())
+                .await
+                .map_err(|error| format!("no dealing cycle for {today}: {error:?}"))
+        })
+        .await;
         assert!(status.trades.is_empty());
         assert!(status.violations.is_empty());
         // The schedule names its runs `dealing-cutoff-<time>`: find the one that ran.

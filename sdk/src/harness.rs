@@ -43,6 +43,8 @@ pub enum Plan {
 pub struct Executed {
     pub workflow_type: String,
     pub workflow_id: String,
+    /// The activity's id within its run: the same for every attempt of one execution.
+    pub activity_id: String,
     pub activity: String,
     pub attempt: u32,
 }
@@ -147,6 +149,7 @@ impl ActivityInboundInterceptor for Injector {
         let executed = Executed {
             workflow_type: info.workflow_type.clone().unwrap_or_default(),
             workflow_id: info.workflow_id.clone().unwrap_or_default(),
+            activity_id: info.activity_id.clone(),
             activity: info.activity_type.clone(),
             attempt: info.attempt,
         };
@@ -171,6 +174,7 @@ mod tests {
         Executed {
             workflow_type: "p".to_owned(),
             workflow_id: "w".to_owned(),
+            activity_id: activity.to_owned(),
             activity: activity.to_owned(),
             attempt,
         }

@@ -102,3 +102,22 @@ pub async fn record_history(
     std::fs::write(&path, history.to_json().await?)?;
     Ok(path)
 }
+
+/// Waits on a condition instead of sleeping: asks `probe` until it returns `Ok`, every 50 ms,
+/// and panics with its last "not yet" reason once `deadline` has passed. Every test that waits
+/// for something waits through here.
+pub async fn eventually<T, F>(deadline: std::time::Duration, mut probe: impl FnMut() -> F) -> T
+where
+    F: std::future::Future<Output = Result<T, String>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        match probe().await {
+            Ok(value) => return value,
+            Err(why) if started.elapsed() >= deadline => {
+                panic!("still not so after {deadline:?}: {why}")
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+        }
+    }
+}

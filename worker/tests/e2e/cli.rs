@@ -4,9 +4,10 @@
 
 use std::path::PathBuf;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use acme_custodian::messages::Faults;
+use acme_sdk::testkit::eventually;
 use rust_decimal::Decimal;
 use serde_json::Value;
 use temporalio_client::{UntypedSignal, UntypedWorkflow, WorkflowSignalOptions};
@@ -98,18 +99,15 @@ impl<'a> Acme<'a> {
     /// Asks until `done` holds (runs finish and visibility catches up eventually), for at
     /// most 30 s.
     async fn eventually(&self, args: &[&str], done: impl Fn(&Value) -> bool) -> Value {
-        let started = Instant::now();
-        loop {
+        eventually(Duration::from_secs(30), || async {
             let value = self.json(args).await;
             if done(&value) {
-                return value;
+                Ok(value)
+            } else {
+                Err(format!("acme {args:?} never got there: {value:#}"))
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "acme {args:?} never got there: {value:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        })
+        .await
     }
 
     /// `acme describe` of the dealing cycle of `date`, once it has closed.
@@ -498,8 +496,7 @@ async fn a_run_wedged_by_a_signal_it_cannot_decode_is_listed_as_stuck() {
             )
             .await
             .unwrap();
-        let started = Instant::now();
-        let stuck = loop {
+        let stuck = eventually(Duration::from_secs(30), || async {
             let output = acme.run(&["stuck", "--output", "json"]).await;
             let stuck: Value = serde_json::from_slice(&output.stdout).unwrap();
             let wedged = stuck[0]["reasons"][0]
@@ -507,14 +504,12 @@ async fn a_run_wedged_by_a_signal_it_cannot_decode_is_listed_as_stuck() {
                 .is_some_and(|why| why.starts_with("its workflow task has failed"));
             if wedged {
                 assert_eq!(output.status.code(), Some(1), "stuck runs exit 1");
-                break stuck;
+                Ok(stuck)
+            } else {
+                Err(format!("never listed as stuck: {stuck}"))
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "never listed as stuck: {stuck}"
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        };
+        })
+        .await;
         assert_eq!(stuck.as_array().unwrap().len(), 1, "{stuck:#}");
         assert_eq!(stuck[0]["workflow_id"], workflow_id.as_str(), "{stuck:#}");
         // Terminating it is the way out; the cycle then fails, loudly.
@@ -566,11 +561,21 @@ async fn a_stuck_external_trade_is_listed_with_why_and_found_by_the_ui_search() 
         .await;
         dealing.wait_until_none_in(day, "created").await;
         dealing.advance_one_day().await;
-        tokio::time::sleep(Duration::from_millis(1_500)).await;
-
-        let output = acme.run(&["stuck", "--output", "json"]).await;
-        assert_eq!(output.status.code(), Some(1), "stuck runs exit 1");
-        let stuck: Value = serde_json::from_slice(&output.stdout).unwrap();
+        // Overdue once its one second of patience has passed.
+        let stuck = eventually(Duration::from_secs(30), || async {
+            let output = acme.run(&["stuck", "--output", "json"]).await;
+            let stuck: Value = serde_json::from_slice(&output.stdout).unwrap();
+            let overdue = stuck[0]["reasons"][0]
+                .as_str()
+                .is_some_and(|why| why.contains("overdue"));
+            if overdue {
+                assert_eq!(output.status.code(), Some(1), "stuck runs exit 1");
+                Ok(stuck)
+            } else {
+                Err(format!("not listed as overdue: {stuck}"))
+            }
+        })
+        .await;
         let stuck = stuck.as_array().unwrap();
         let workflow_id = format!("external-trade/{date}/{}/buy", FUNDS[0]);
         assert_eq!(stuck.len(), 1, "{stuck:#?}");

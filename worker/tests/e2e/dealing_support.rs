@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use acme_activities::dealing::CUSTODIAN_POT;
 use acme_activities::members::{BANK_POT, CASH};
+use acme_activities::trades::trade_id;
 use acme_custodian::messages::{
     AdvanceClock, CallbackSecret, Faults, HoldingsStatement, PriceQuote, RejectOrder,
 };
@@ -16,6 +17,7 @@ use acme_custodian::{Simulator, testkit::TestDatabase as CustodianDatabase};
 use acme_ledger::{Ledger, NewEntry, NewPosting, OwnerKind};
 use acme_sdk::AssetCode;
 use acme_sdk::allocation::pro_rata;
+use acme_sdk::testkit::eventually;
 use acme_worker::ingress;
 use acme_workflows::dealing_cycle::{self, DealingCycle, Status};
 use acme_workflows::sell_units::{self, SellUnits};
@@ -236,20 +238,19 @@ impl Dealing {
     }
 
     pub async fn wait_until_none_in(&self, date: NaiveDate, status: &str) {
-        let started = std::time::Instant::now();
-        loop {
+        eventually(Duration::from_secs(60), || async {
             let counts = acme_activities::dealing::progress(self.ledger(), date)
                 .await
                 .unwrap();
             if !counts.is_empty() && !counts.contains_key(status) {
-                return;
+                Ok(())
+            } else {
+                Err(format!(
+                    "external trades of {date}: {counts:?}, some still {status}"
+                ))
             }
-            assert!(
-                started.elapsed() < Duration::from_secs(60),
-                "external trades of {date} still {status} after 60 s"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await;
     }
 
     pub async fn finish(self) {
@@ -348,10 +349,15 @@ pub async fn insert_trades(
     side: &str,
     trades: &[(String, &str, Decimal)],
 ) {
-    let ids: Vec<Uuid> = trades.iter().map(|_| Uuid::new_v4()).collect();
     let origins: Vec<String> = trades
         .iter()
         .map(|(m, a, _)| format!("fixture/{tag}/{m}/{a}"))
+        .collect();
+    // Ids as the member processes derive them, so the same fixture gives the same trades.
+    let ids: Vec<Uuid> = trades
+        .iter()
+        .zip(&origins)
+        .map(|((_, asset, _), origin)| trade_id(origin, side, &AssetCode::parse(asset).unwrap()))
         .collect();
     let members: Vec<String> = trades.iter().map(|(m, _, _)| m.clone()).collect();
     let assets: Vec<String> = trades.iter().map(|(_, a, _)| (*a).to_owned()).collect();

@@ -6,7 +6,7 @@ use acme_activities::custodian::DEFAULT_CUSTODIAN_URL;
 use acme_activities::members::{NewMember, ensure_reference_data, onboard_members};
 use acme_ledger::testkit::TestDatabase;
 use acme_sdk::Process;
-use acme_sdk::testkit::{TestTemporal, record_history};
+use acme_sdk::testkit::{TestTemporal, eventually, record_history};
 use acme_worker::{ActivityInterceptor, Limits, WorkerConfig, Workers};
 use acme_workflows::invest_cash::{self, Input, InvestCash, Output};
 use rust_decimal::Decimal;
@@ -163,23 +163,26 @@ impl Platform {
         record_history(history, P::NAME, name).await.unwrap();
     }
 
-    /// How many runs the visibility query the Temporal UI uses finds, once visibility has
-    /// caught up (it is eventually consistent) or after a few seconds.
+    /// How many runs the visibility query the Temporal UI uses finds, waiting up to a few
+    /// seconds for it to reach `expected` (visibility is eventually consistent).
     pub async fn runs_found_by(&self, query: &str, expected: usize) -> usize {
-        let started = std::time::Instant::now();
-        loop {
-            let found = self
-                .temporal
+        let count = || async {
+            self.temporal
                 .client()
                 .count_workflows(query, WorkflowCountOptions::default())
                 .await
                 .unwrap()
-                .count();
-            if found == expected || started.elapsed() > Duration::from_secs(5) {
-                return found;
+                .count()
+        };
+        eventually(Duration::from_secs(5), || async {
+            let found = count().await;
+            if found == expected {
+                Ok(found)
+            } else {
+                Err(format!("{query} finds {found} runs, not {expected}"))
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await
     }
 
     pub async fn cash(&self, member_id: &str, purpose: &str) -> Decimal {
@@ -203,16 +206,17 @@ impl Platform {
             .unwrap()
     }
 
-    /// Waits until `table` has at least `rows` rows, polling with a deadline.
+    /// Waits until `table` has at least `rows` rows.
     pub async fn wait_for_rows(&self, table: &str, rows: i64, deadline: Duration) {
-        let started = std::time::Instant::now();
-        while self.count(table).await < rows {
-            assert!(
-                started.elapsed() < deadline,
-                "{table} never reached {rows} rows"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually(deadline, || async {
+            let found = self.count(table).await;
+            if found >= rows {
+                Ok(())
+            } else {
+                Err(format!("{table} has {found} rows, not {rows}"))
+            }
+        })
+        .await;
     }
 
     /// Checks the ledger is sound, then tears everything down.
