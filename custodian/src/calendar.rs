@@ -28,7 +28,6 @@ pub fn add_business_days(date: NaiveDate, days: u32) -> Option<NaiveDate> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn day(text: &str) -> NaiveDate {

@@ -665,7 +665,6 @@ pub mod decimal_string {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

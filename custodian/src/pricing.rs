@@ -179,7 +179,6 @@ fn pow10(exponent: u32) -> Result<i128, PricingError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
     use proptest::prelude::*;
 

@@ -10,8 +10,8 @@ use chrono::NaiveTime;
 use futures::StreamExt as _;
 use temporalio_client::WorkflowGetResultOptions;
 
-use crate::harness::Scenario;
-use crate::support::{Platform, Running, failure_text, on_local_set};
+use crate::harness::{Running, Scenario};
+use crate::support::{Platform, failure_text, on_local_set};
 
 #[tokio::test]
 async fn the_weekday_schedule_starts_the_days_dealing_cycle() {

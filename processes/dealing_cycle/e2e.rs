@@ -13,6 +13,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use crate::dealing_support::*;
+use crate::harness::SmallDay;
 use crate::support::{failure_code, on_local_set};
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use temporalio_client::WorkflowGetResultOptions;
 
 use crate::dealing_support::*;
+use crate::harness::SmallDay;
 use crate::support::on_local_set;
 
 #[tokio::test]

@@ -5,8 +5,8 @@ use acme_workflows::invest_cash::InvestCash;
 use rust_decimal::Decimal;
 use serde_json::json;
 
-use crate::harness::Scenario;
-use crate::support::{Platform, Running, failure_code, failure_text, on_local_set};
+use crate::harness::{Running, Scenario};
+use crate::support::{Platform, failure_code, failure_text, on_local_set};
 
 const MEMBERS: [(&str, Option<&str>); 3] = [
     ("m-1", Some("balanced")),

@@ -7,8 +7,8 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use crate::dealing_support::give_units;
-use crate::harness::Scenario;
-use crate::support::{Platform, Running, failure_code, failure_text, on_local_set};
+use crate::harness::{Running, Scenario};
+use crate::support::{Platform, failure_code, failure_text, on_local_set};
 
 const FUND: &str = "GB00ACMEGLB1";
 

@@ -20,6 +20,9 @@ use acme_sdk::{Process, ProcessInfo, Runs, Undo};
 use acme_worker::ActivityInterceptor;
 use rust_decimal::Decimal;
 
+use crate::dealing_support::{Dealing, monday, small_day};
+use crate::support::{InProcessWorker, Platform};
+
 /// A process under the harness: how to set up a fresh world and run the process once in it.
 pub trait Scenario {
     /// The process under test.
@@ -276,5 +279,77 @@ pub async fn check<S: Scenario>(scenario: S) {
         assert!(world.ledger().check_invariants().await.unwrap().holds());
         assert!(world.ledger().verify().await.unwrap().is_sound());
         world.finish().await;
+    }
+}
+
+/// A platform with one worker running: the world of a member-request process under the harness.
+pub struct Running {
+    pub platform: Platform,
+    worker: InProcessWorker,
+}
+
+impl Running {
+    /// Members `(id, model portfolio)`, and a worker whose activities pass through `interceptor`.
+    pub async fn start(members: &[(&str, Option<&str>)], interceptor: ActivityInterceptor) -> Self {
+        let platform = Platform::start(members).await;
+        let worker = platform.spawn_worker_with("worker-1", Some(interceptor));
+        Self { platform, worker }
+    }
+}
+
+impl World for Running {
+    fn ledger(&self) -> &acme_ledger::Ledger {
+        &self.platform.db.ledger
+    }
+
+    async fn finish(self) {
+        self.worker.stop().await;
+        self.platform.finish().await;
+    }
+}
+
+/// A dealing world under the harness: the small day booked (50 members buy three funds) and a
+/// worker whose activities pass through the harness's interceptor.
+pub struct SmallDayWorld {
+    pub dealing: Dealing,
+    worker: InProcessWorker,
+}
+
+impl World for SmallDayWorld {
+    fn ledger(&self) -> &Ledger {
+        self.dealing.ledger()
+    }
+
+    async fn finish(self) {
+        self.worker.stop().await;
+        self.dealing.finish().await;
+    }
+}
+
+/// The harness scenario of the dealing processes: the small day, dealt to settlement.
+#[derive(Debug)]
+pub struct SmallDay<P>(std::marker::PhantomData<P>);
+
+impl<P> Default for SmallDay<P> {
+    fn default() -> Self {
+        Self(std::marker::PhantomData)
+    }
+}
+
+impl<P: Process> Scenario for SmallDay<P> {
+    type Process = P;
+    type World = SmallDayWorld;
+
+    async fn start(&self, interceptor: acme_worker::ActivityInterceptor) -> SmallDayWorld {
+        let dealing = Dealing::start(50, monday()).await;
+        let worker = dealing
+            .platform
+            .spawn_worker_with("worker-1", Some(interceptor));
+        small_day(&dealing).await;
+        SmallDayWorld { dealing, worker }
+    }
+
+    async fn run(&self, world: &SmallDayWorld) -> Result<(), String> {
+        world.dealing.deal(monday()).await.map(drop)
     }
 }

@@ -228,32 +228,6 @@ impl Platform {
     }
 }
 
-/// A platform with one worker running: the world of a member-request process under the harness.
-pub struct Running {
-    pub platform: Platform,
-    worker: InProcessWorker,
-}
-
-impl Running {
-    /// Members `(id, model portfolio)`, and a worker whose activities pass through `interceptor`.
-    pub async fn start(members: &[(&str, Option<&str>)], interceptor: ActivityInterceptor) -> Self {
-        let platform = Platform::start(members).await;
-        let worker = platform.spawn_worker_with("worker-1", Some(interceptor));
-        Self { platform, worker }
-    }
-}
-
-impl crate::harness::World for Running {
-    fn ledger(&self) -> &acme_ledger::Ledger {
-        &self.platform.db.ledger
-    }
-
-    async fn finish(self) {
-        self.worker.stop().await;
-        self.platform.finish().await;
-    }
-}
-
 /// A failed run as the harness reports it: the failure's code, or the whole error.
 pub fn failure_text(error: &WorkflowGetResultError) -> String {
     failure_code(error).unwrap_or_else(|| format!("{error:?}"))
