@@ -6,6 +6,9 @@
 //! so both sides share one definition of every message and one strict reading of amounts.
 //! Amounts travel as decimal strings and are read strictly (see [`decimal_string`]), because
 //! `Decimal::from_str` accepts `1e5` and `+5` and a JSON number loses digits.
+//!
+//! It is one file (about 770 lines, a sixth of them tests) because it is the protocol: every
+//! message and its strict reading side by side, as a counterparty's specification lists them.
 
 use std::fmt;
 

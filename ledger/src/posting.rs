@@ -16,6 +16,10 @@
 //! attempt meets an existing key, a rejection or the database's own overdraft guard, it is
 //! rolled back and run again carefully (look-up and lock first), which either succeeds or names
 //! the offending entry exactly.
+//!
+//! It is one file (about 780 lines) on purpose: both paths share the checks, the replay rule and
+//! the chain sealing, and the ledger's guarantees are easiest to audit when every write is read
+//! in one place.
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -21,6 +21,10 @@ use temporalio_sdk::{
 
 use crate::dealing_cycle::{self, DealingCycle};
 
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
+
 /// The process's stable name in Temporal. Never change it once deployed.
 pub const NAME: &str = "dealing-cutoff";
 

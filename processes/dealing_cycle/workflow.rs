@@ -22,6 +22,10 @@ use temporalio_sdk::{WorkflowContext, WorkflowContextView, WorkflowResult};
 
 use crate::external_trade::{self, ExternalTradeWorkflow, Outcome};
 
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
+
 /// The process's stable name in Temporal. Never change it once deployed.
 pub const NAME: &str = "dealing-cycle";
 

@@ -30,6 +30,10 @@ use serde::{Deserialize, Serialize};
 use temporalio_macros::{workflow, workflow_methods};
 use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
 
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
+
 /// The process's stable name in Temporal. Never change it once deployed.
 pub const NAME: &str = "external-trade";
 

@@ -6,14 +6,11 @@ use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
-use acme_custodian::messages::Faults;
 use acme_sdk::testkit::eventually;
 use rust_decimal::Decimal;
 use serde_json::Value;
-use temporalio_client::{UntypedSignal, UntypedWorkflow, WorkflowSignalOptions};
-use temporalio_common::data_converters::{PayloadConverter, RawValue};
 
-use crate::dealing_support::{Dealing, FUNDS, book_buys, monday};
+use crate::dealing_support::{Dealing, FUNDS, book_buys, give_units};
 use crate::support::{Platform, on_local_set};
 
 /// The `acme` binary cargo built beside this test (`cargo test --workspace` builds it, as the
@@ -34,14 +31,14 @@ fn acme_binary() -> PathBuf {
 }
 
 /// `acme` pointed at a test's platform, acting as `operator`, starting runs on `queue`.
-struct Acme<'a> {
+pub struct Acme<'a> {
     platform: &'a Platform,
     operator: &'a str,
     queue: String,
 }
 
 impl<'a> Acme<'a> {
-    fn new(platform: &'a Platform) -> Self {
+    pub fn new(platform: &'a Platform) -> Self {
         Self {
             platform,
             operator: "alice",
@@ -65,7 +62,7 @@ impl<'a> Acme<'a> {
         }
     }
 
-    async fn run(&self, args: &[&str]) -> Output {
+    pub async fn run(&self, args: &[&str]) -> Output {
         let db = self.platform.db.app_url();
         tokio::process::Command::new(acme_binary())
             .args(args)
@@ -81,7 +78,7 @@ impl<'a> Acme<'a> {
     }
 
     /// Runs a command that must succeed; returns its stdout.
-    async fn ok(&self, args: &[&str]) -> String {
+    pub async fn ok(&self, args: &[&str]) -> String {
         let output = self.run(args).await;
         assert!(
             output.status.success(),
@@ -91,14 +88,14 @@ impl<'a> Acme<'a> {
         String::from_utf8(output.stdout).unwrap()
     }
 
-    async fn json(&self, args: &[&str]) -> Value {
+    pub async fn json(&self, args: &[&str]) -> Value {
         let stdout = self.ok(args).await;
         serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("acme {args:?}: {e}: {stdout}"))
     }
 
     /// Asks until `done` holds (runs finish and visibility catches up eventually), for at
     /// most 30 s.
-    async fn eventually(&self, args: &[&str], done: impl Fn(&Value) -> bool) -> Value {
+    pub async fn eventually(&self, args: &[&str], done: impl Fn(&Value) -> bool) -> Value {
         eventually(Duration::from_secs(30), || async {
             let value = self.json(args).await;
             if done(&value) {
@@ -111,7 +108,7 @@ impl<'a> Acme<'a> {
     }
 
     /// `acme describe` of the dealing cycle of `date`, once it has closed.
-    async fn closed_cycle(&self, date: &str) -> Value {
+    pub async fn closed_cycle(&self, date: &str) -> Value {
         let cycle = format!("dealing/{date}");
         self.eventually(&["describe", &cycle, "--output", "json"], |run| {
             run["status"] != "running"
@@ -120,7 +117,7 @@ impl<'a> Acme<'a> {
     }
 
     /// Runs a command that must be refused with exit code 2; returns its stderr.
-    async fn refused(&self, args: &[&str]) -> String {
+    pub async fn refused(&self, args: &[&str]) -> String {
         let output = self.run(args).await;
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         assert_eq!(output.status.code(), Some(2), "acme {args:?}: {stderr}");
@@ -129,14 +126,14 @@ impl<'a> Acme<'a> {
 }
 
 /// A dealing day of `day` on which one member has a pending £100.00 buy of the first fund.
-async fn one_member_buys(day: chrono::NaiveDate, tag: &str) -> Dealing {
+pub async fn one_member_buys(day: chrono::NaiveDate, tag: &str) -> Dealing {
     let dealing = Dealing::start(1, day).await;
     let buy = ("m-0".to_owned(), FUNDS[0], Decimal::new(10_000, 2));
     book_buys(dealing.ledger(), tag, &[buy]).await;
     dealing
 }
 
-fn runs(listing: &Value) -> Vec<&str> {
+pub fn runs(listing: &Value) -> Vec<&str> {
     listing["runs"]
         .as_array()
         .unwrap()
@@ -461,218 +458,77 @@ async fn operators_start_inspect_and_stop_runs_and_every_action_is_audited() {
 }
 
 #[tokio::test]
-async fn a_run_wedged_by_a_signal_it_cannot_decode_is_listed_as_stuck() {
+async fn set_up_seeding_selling_and_the_ledger_tour_run_against_a_real_stack() {
     on_local_set(async {
-        let day = monday();
-        let dealing = one_member_buys(day, "wedged").await;
-        let worker = dealing.platform.spawn_worker("worker-1");
-        let acme = Acme::new(&dealing.platform);
-        acme.ok(&[
-            "dealing",
-            "run",
-            "--date",
-            &day.to_string(),
-            "--poll-every",
-            "3600",
-        ])
-        .await;
-        dealing.wait_until_none_in(day, "created").await;
-        // What `acme signal` refuses to send, sent straight through the client: the handler
-        // cannot decode it, so every attempt of the run's workflow task fails.
-        let workflow_id = format!("external-trade/{day}/{}/buy", FUNDS[0]);
-        let payload = RawValue::from_value(
-            &serde_json::json!({"order_ref": 1}),
-            &PayloadConverter::default(),
-        );
-        dealing
-            .platform
-            .temporal
-            .client()
-            .get_workflow_handle::<UntypedWorkflow>(workflow_id.clone())
-            .signal(
-                UntypedSignal::new("priced"),
-                payload,
-                WorkflowSignalOptions::default(),
-            )
-            .await
-            .unwrap();
-        let stuck = eventually(Duration::from_secs(30), || async {
-            let output = acme.run(&["stuck", "--output", "json"]).await;
-            let stuck: Value = serde_json::from_slice(&output.stdout).unwrap();
-            let wedged = stuck[0]["reasons"][0]
-                .as_str()
-                .is_some_and(|why| why.starts_with("its workflow task has failed"));
-            if wedged {
-                assert_eq!(output.status.code(), Some(1), "stuck runs exit 1");
-                Ok(stuck)
-            } else {
-                Err(format!("never listed as stuck: {stuck}"))
-            }
-        })
-        .await;
-        assert_eq!(stuck.as_array().unwrap().len(), 1, "{stuck:#}");
-        assert_eq!(stuck[0]["workflow_id"], workflow_id.as_str(), "{stuck:#}");
-        // Terminating it is the way out; the cycle then fails, loudly.
-        acme.ok(&[
-            "terminate",
-            &workflow_id,
-            "--reason",
-            "wedged by an undecodable signal (test)",
-        ])
-        .await;
-        assert_eq!(
-            acme.closed_cycle(&day.to_string()).await["status"],
-            "failed"
-        );
-        worker.stop().await;
-        dealing.finish().await;
-    })
-    .await;
-}
+        let platform = Platform::start(&[]).await;
+        let worker = platform.spawn_worker("worker-1");
+        let acme = Acme::new(&platform);
 
-#[tokio::test]
-async fn a_stuck_external_trade_is_listed_with_why_and_found_by_the_ui_search() {
-    on_local_set(async {
-        let day = monday();
-        let date = day.to_string();
-        let dealing = one_member_buys(day, "stuck").await;
-        // Callbacks lost, and polling (hourly) too slow to notice within the test.
-        dealing
-            .faults(&Faults {
-                drop_callbacks: true,
-                ..Faults::default()
-            })
-            .await;
-        let worker = dealing.platform.spawn_worker("worker-1");
-        let acme = Acme::new(&dealing.platform);
-        let healthy = acme.json(&["stuck", "--output", "json"]).await;
-        assert_eq!(healthy, serde_json::json!([]));
-
-        acme.ok(&[
-            "dealing",
-            "run",
-            "--date",
-            &date,
-            "--poll-every",
-            "3600",
-            "--expect-within",
-            "1",
-        ])
-        .await;
-        dealing.wait_until_none_in(day, "created").await;
-        dealing.advance_one_day().await;
-        // Overdue once its one second of patience has passed.
-        let stuck = eventually(Duration::from_secs(30), || async {
-            let output = acme.run(&["stuck", "--output", "json"]).await;
-            let stuck: Value = serde_json::from_slice(&output.stdout).unwrap();
-            let overdue = stuck[0]["reasons"][0]
-                .as_str()
-                .is_some_and(|why| why.contains("overdue"));
-            if overdue {
-                assert_eq!(output.status.code(), Some(1), "stuck runs exit 1");
-                Ok(stuck)
-            } else {
-                Err(format!("not listed as overdue: {stuck}"))
-            }
-        })
-        .await;
-        let stuck = stuck.as_array().unwrap();
-        let workflow_id = format!("external-trade/{date}/{}/buy", FUNDS[0]);
-        assert_eq!(stuck.len(), 1, "{stuck:#?}");
-        assert_eq!(stuck[0]["workflow_id"], workflow_id.as_str());
-        let why = stuck[0]["reasons"][0].as_str().unwrap();
+        let setup = acme.ok(&["temporal", "setup"]).await;
         assert!(
-            why.starts_with("waiting for the custodian's price for order")
-                && why.contains("overdue"),
-            "{why}"
+            setup.contains("AcmeProcess") && setup.contains("AcmeDealingDate"),
+            "{setup}"
         );
+        let seeded = acme
+            .ok(&["member", "seed", "--count", "20", "--prefix", "s"])
+            .await;
+        assert!(seeded.starts_with("20 new members (20 asked)"), "{seeded}");
+        let again = acme
+            .ok(&["member", "seed", "--count", "20", "--prefix", "s"])
+            .await;
+        assert!(again.starts_with("0 new members (20 asked)"), "{again}");
+        let member = acme
+            .json(&["member", "show", "s-20", "--output", "json"])
+            .await;
+        assert_eq!(member["portfolio"], "balanced");
 
-        // The same run, found by the search the Temporal UI runs.
-        let listing = acme
-            .eventually(
-                &[
-                    "list",
-                    "--process",
-                    "external-trade",
-                    "--status",
-                    "running",
-                    "--date",
-                    &date,
-                    "--output",
-                    "json",
-                ],
-                |listing| runs(listing) == [workflow_id.as_str()],
-            )
-            .await;
-        assert!(listing["ui"].as_str().unwrap().contains("AcmeDealingDate"));
-        let trades = acme
-            .json(&["dealing", "status", "--date", &date, "--output", "json"])
-            .await;
-        assert_eq!(trades[0]["status"], "placed");
-        let waiting = acme
-            .json(&["query", &workflow_id, "--output", "json"])
-            .await;
-        assert_eq!(waiting["stage"], "awaiting-price");
-
-        // The repair: the operator reads the confirmation from the custodian and signals it,
-        // as the lost callbacks would have; the trade then runs to settlement.
-        let order_ref = waiting["order_ref"].as_str().unwrap();
-        let confirmation = custodian_confirmation(&dealing, order_ref).await;
-        // A signal the handler could not decode would wedge the run: it is refused unsent.
-        let missing = acme.refused(&["signal", &workflow_id, "priced"]).await;
+        // A sale of units the member holds reserves them; one of units it does not hold fails
+        // with its business code and writes nothing.
+        give_units(&platform.db.ledger, "s-1", FUNDS[0], Decimal::new(4, 0)).await;
+        let sell = |request_id: &'static str, units: &'static str| {
+            [
+                "sell",
+                "--member",
+                "s-1",
+                "--asset",
+                FUNDS[0],
+                "--units",
+                units,
+                "--request-id",
+                request_id,
+                "--wait",
+            ]
+        };
+        let sold = acme.ok(&sell("s-some", "1.5")).await;
+        assert!(sold.contains("sell/s-some"), "{sold}");
+        let entries = platform.count("journal_entry").await;
+        let refused = acme.refused(&sell("s-none", "100")).await;
         assert!(
-            missing.contains("external-trade's signal \"priced\" needs --input"),
-            "{missing}"
+            refused.contains("sell/s-none failed [ledger.overdraft]"),
+            "{refused}"
         );
-        let unfit = acme
-            .refused(&[
-                "signal",
-                &workflow_id,
-                "priced",
-                "--input",
-                r#"{"order_ref": 1}"#,
-            ])
+        assert_eq!(platform.count("journal_entry").await, entries);
+        let member = acme
+            .json(&["member", "show", "s-1", "--output", "json"])
+            .await;
+        assert!(member.to_string().contains("1.5"), "{member:#}");
+
+        let tour = acme.ok(&["ledger", "tour", "--members", "10"]).await;
+        assert!(tour.contains("journal chain: sound"), "{tour}");
+        let invariants = acme
+            .json(&["ledger", "invariants", "--output", "json"])
             .await;
         assert!(
-            unfit.contains("--input does not fit external-trade's signal \"priced\""),
-            "{unfit}"
+            invariants["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|check| check["violation_count"] == 0),
+            "{invariants:#}"
         );
-        let priced = confirmation.to_string();
-        acme.ok(&["signal", &workflow_id, "priced", "--input", &priced])
-            .await;
-        acme.eventually(&["query", &workflow_id, "--output", "json"], |status| {
-            status["stage"] == "awaiting-settlement"
-        })
-        .await;
-        dealing.advance_one_day().await;
-        let settled = serde_json::json!({
-            "order_ref": order_ref,
-            "settlement_date": confirmation["settlement_date"],
-        })
-        .to_string();
-        acme.ok(&["signal", &workflow_id, "settled", "--input", &settled])
-            .await;
-        assert_eq!(acme.closed_cycle(&date).await["status"], "completed");
-        assert_eq!(
-            crate::dealing_support::internal_units(dealing.ledger()).await,
-            dealing.holdings().await
-        );
-        let signals = acme
-            .json(&["audit", "--workflow", &workflow_id, "--output", "json"])
-            .await;
-        assert_eq!(signals.as_array().unwrap().len(), 2);
-        assert_eq!(signals[0]["detail"]["signal"], "settled");
-        assert_eq!(signals[1]["detail"]["signal"], "priced");
 
         worker.stop().await;
-        dealing.finish().await;
+        platform.finish().await;
     })
     .await;
-}
-
-/// The custodian's confirmation of an order, as its status endpoint gives it.
-async fn custodian_confirmation(dealing: &Dealing, order_ref: &str) -> Value {
-    let status: Value = dealing.custodian(&format!("/orders/{order_ref}")).await;
-    assert_eq!(status["status"], "PRICED", "{status:#}");
-    status["confirmation"].clone()
 }

@@ -12,6 +12,7 @@ mod support;
 
 mod cli;
 mod ingress;
+mod stuck;
 mod workers;
 
 // Each process's own end-to-end tests: `processes/<name>/e2e.rs`, found by the build script.
