@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use crate::harness::{Running, Scenario};
-use crate::support::{Platform, failure_code, failure_text, on_local_set};
+use crate::support::{Platform, failure_code, on_local_set};
 
 const MEMBERS: [(&str, Option<&str>); 3] = [
     ("m-1", Some("balanced")),
@@ -167,11 +167,11 @@ impl Scenario for Harness {
     }
 
     async fn run(&self, world: &Running) -> Result<(), String> {
-        world
-            .platform
-            .invest("h-1", "m-1", json!("100.00"))
-            .await
-            .map(drop)
-            .map_err(|e| failure_text(&e))
+        let input = acme_workflows::invest_cash::Input {
+            request_id: "h-1".to_owned(),
+            member_id: "m-1".to_owned(),
+            amount: json!("100.00"),
+        };
+        world.run::<InvestCash>(input).await
     }
 }

@@ -20,7 +20,7 @@ use acme_ledger::{NewEntry, NewPosting};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
 use acme_sdk::{
-    BusinessError, Cash, MemberId, Process, RequestId, Saga, Step, TaskQueues, WorkflowId,
+    BusinessError, Cash, MemberId, MemberRequestIds, Process, Saga, Step, TaskQueues, WorkflowId,
     activity_options,
 };
 use chrono::{DateTime, NaiveDate, Utc};
@@ -225,13 +225,15 @@ struct Request {
 
 impl Request {
     fn parse(input: &Input, run_workflow_id: &str) -> Result<Self, BusinessError> {
-        let request_id = RequestId::parse(&input.request_id)?;
-        let workflow_id = WorkflowId::of_run(
-            workflow_id(request_id.as_str()),
+        let MemberRequestIds {
+            workflow_id,
+            member_id,
+        } = MemberRequestIds::parse(
+            &input.request_id,
+            &input.member_id,
+            workflow_id,
             run_workflow_id,
-            request_id.as_str(),
         )?;
-        let member_id = MemberId::parse(&input.member_id)?;
         let amount = Cash::from_json("amount", &input.amount)?;
         if amount.amount() > MAX_AMOUNT_GBP {
             return Err(BusinessError::new(

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::dealing_support::give_units;
 use crate::harness::{Running, Scenario};
-use crate::support::{Platform, failure_code, failure_text, on_local_set};
+use crate::support::{Platform, failure_code, on_local_set};
 
 const FUND: &str = "GB00ACMEGLB1";
 
@@ -128,11 +128,6 @@ impl Scenario for Harness {
     }
 
     async fn run(&self, world: &Running) -> Result<(), String> {
-        world
-            .platform
-            .run::<SellUnits>(input("h-1", "2.5"))
-            .await
-            .map(drop)
-            .map_err(|e| failure_text(&e))
+        world.run::<SellUnits>(input("h-1", "2.5")).await
     }
 }

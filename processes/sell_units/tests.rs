@@ -1,7 +1,7 @@
 //! Unit tests of the deterministic parts: parsing the request. The workflow itself runs end to
 //! end in `e2e.rs`.
 
-use super::{Input, Request, workflow_id};
+use super::{Input, parse_ids, workflow_id};
 
 fn input(request_id: &str, member_id: &str) -> Input {
     Input {
@@ -14,7 +14,7 @@ fn input(request_id: &str, member_id: &str) -> Input {
 
 #[test]
 fn ids_are_parsed_and_the_workflow_id_must_be_the_business_key() {
-    let code = |input: Input, wf: &str| Request::parse(&input, wf).map_err(|e| e.code).err();
+    let code = |input: Input, wf: &str| parse_ids(&input, wf).map_err(|e| e.code).err();
     assert_eq!(
         code(input("r 1", "m-1"), "sell/r 1"),
         Some("request.invalid_id".into())
@@ -27,7 +27,7 @@ fn ids_are_parsed_and_the_workflow_id_must_be_the_business_key() {
         code(input("r-1", "m/1"), "sell/r-1"),
         Some("member.invalid_id".into())
     );
-    let request = Request::parse(&input("r-1", "m-1"), &workflow_id("r-1")).unwrap();
+    let request = parse_ids(&input("r-1", "m-1"), &workflow_id("r-1")).unwrap();
     assert_eq!(
         request.workflow_id.step_key("reserve-units"),
         "sell/r-1/reserve-units"

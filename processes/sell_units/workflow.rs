@@ -19,8 +19,7 @@ use acme_ledger::{NewEntry, NewPosting};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
 use acme_sdk::{
-    BusinessError, MemberId, Process, RequestId, Saga, Step, TaskQueues, Units, WorkflowId,
-    activity_options,
+    BusinessError, MemberRequestIds, Process, Saga, Step, TaskQueues, Units, activity_options,
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -136,7 +135,7 @@ impl Process for SellUnits {
 impl SellUnits {
     #[run(name = "sell-units")]
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<Output> {
-        let request = Request::parse(&input, ctx.workflow_id())?;
+        let request = parse_ids(&input, ctx.workflow_id())?;
         let queues = TaskQueues::of_workflow_queue(ctx.task_queue());
         let mut saga = Saga::new(ctx);
         let effective_date = ctx
@@ -222,23 +221,11 @@ impl SellUnits {
 
 /// The input's ids, parsed: checked before anything is read or written. The units are parsed
 /// once the fund's scale is known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Request {
-    workflow_id: WorkflowId,
-    member_id: MemberId,
-}
-
-impl Request {
-    fn parse(input: &Input, run_workflow_id: &str) -> Result<Self, BusinessError> {
-        let request_id = RequestId::parse(&input.request_id)?;
-        let workflow_id = WorkflowId::of_run(
-            workflow_id(request_id.as_str()),
-            run_workflow_id,
-            request_id.as_str(),
-        )?;
-        Ok(Self {
-            workflow_id,
-            member_id: MemberId::parse(&input.member_id)?,
-        })
-    }
+fn parse_ids(input: &Input, run_workflow_id: &str) -> Result<MemberRequestIds, BusinessError> {
+    MemberRequestIds::parse(
+        &input.request_id,
+        &input.member_id,
+        workflow_id,
+        run_workflow_id,
+    )
 }

@@ -110,6 +110,35 @@ impl fmt::Display for WorkflowId {
     }
 }
 
+/// The ids every member request carries, parsed: the run's workflow id (which must be the one
+/// its request id gives) and the member it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRequestIds {
+    pub workflow_id: WorkflowId,
+    pub member_id: MemberId,
+}
+
+impl MemberRequestIds {
+    /// `workflow_id_of` is the process's `workflow_id` function; `run_workflow_id` the run's own.
+    pub fn parse(
+        request_id: &str,
+        member_id: &str,
+        workflow_id_of: fn(&str) -> String,
+        run_workflow_id: &str,
+    ) -> Result<Self, BusinessError> {
+        let request_id = RequestId::parse(request_id)?;
+        let workflow_id = WorkflowId::of_run(
+            workflow_id_of(request_id.as_str()),
+            run_workflow_id,
+            request_id.as_str(),
+        )?;
+        Ok(Self {
+            workflow_id,
+            member_id: MemberId::parse(member_id)?,
+        })
+    }
+}
+
 /// Pounds sterling, at most 2 decimal places, greater than zero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]

@@ -297,6 +297,20 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Runs `P` to its end, as the harness wants it: its failure's code if it failed.
+    pub async fn run<P: Process>(
+        &self,
+        input: <P as temporalio_common::WorkflowDefinition>::Input,
+    ) -> Result<(), String> {
+        self.platform
+            .run::<P>(input)
+            .await
+            .map(drop)
+            .map_err(|e| crate::support::failure_text(&e))
+    }
+}
+
 impl World for Running {
     fn ledger(&self) -> &acme_ledger::Ledger {
         &self.platform.db.ledger
