@@ -6,7 +6,9 @@
 //!   settlement and the compensation of a rejected trade;
 //! - [`ledger`]: posting journal entries (`ledger.post_entries`);
 //! - [`members`]: reference data, onboarding, and what a member's investment needs;
-//! - [`trades`]: the member trade book.
+//! - [`trade_book`]: the one owner of members, member and external trades and their status
+//!   history (every query and transition on those tables);
+//! - [`trades`]: creating member trades (`trades.create_buy_trades`, `trades.create_sell_trade`).
 //!
 //! [`register_ledger_activities`] is the list the worker serves on the ledger queue: an area a
 //! new process brings (`acme process new`) adds its module and one line there.
@@ -18,6 +20,7 @@ pub mod custodian;
 pub mod dealing;
 pub mod ledger;
 pub mod members;
+pub mod trade_book;
 pub mod trades;
 
 use acme_ledger::{Ledger, LedgerError};
