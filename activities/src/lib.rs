@@ -6,7 +6,9 @@
 //!   settlement and the compensation of a rejected trade;
 //! - [`ledger`]: posting journal entries (`ledger.post_entries`);
 //! - [`members`]: reference data, onboarding, and what a member's investment needs;
-//! - [`trades`]: the member trade book.
+//! - [`trade_book`]: the one owner of members, member and external trades and their status
+//!   history (every query and transition on those tables);
+//! - [`trades`]: creating member trades (`trades.create_buy_trades`, `trades.create_sell_trade`).
 //!
 //! A process that needs activities of its own keeps them in its folder
 //! (`processes/<name>/activities.rs`, with a `pub fn register`); the build script compiles each
@@ -20,6 +22,7 @@ pub mod custodian;
 pub mod dealing;
 pub mod ledger;
 pub mod members;
+pub mod trade_book;
 pub mod trades;
 
 // One module per process folder with an `activities.rs`, and `register_process_activities`.

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
+use crate::trade_book::{self, members::MemberCash, trade_book_failure};
+
 /// The cash asset every pot holds.
 pub const CASH: &str = "GBP";
 /// Decimal places of GBP.
@@ -136,18 +138,12 @@ pub async fn onboard_members(ledger: &Ledger, members: &[NewMember]) -> Result<u
             &[(cash.clone(), "available"), (cash, "reserved")],
         )
         .await?;
-    let inserted = sqlx::query(
-        "insert into member (member_id, pot_id, portfolio_code)
-         select m.member_id, p.pot_id, m.portfolio_code
-         from unnest($1::text[], $2::text[]) as m (member_id, portfolio_code)
-         join pot p on p.owner_kind = 'member' and p.owner_ref = m.member_id
-         on conflict (member_id) do nothing",
-    )
-    .bind(&ids)
-    .bind(&portfolios)
-    .execute(ledger.pool())
-    .await?;
-    Ok(inserted.rows_affected())
+    trade_book::members::insert(ledger.pool(), &ids, &portfolios)
+        .await
+        .map_err(|error| match error {
+            trade_book::TradeBookError::Database(error) => LedgerError::Database(error),
+            other => LedgerError::Database(sqlx::Error::Protocol(other.to_string())),
+        })
 }
 
 /// What selling units of one fund for a member needs: where the units are reserved from and to.
@@ -183,24 +179,16 @@ impl MemberActivities {
         &self,
         member_id: String,
     ) -> Result<(Option<String>, CashAccounts), ActivityError> {
-        let member: Option<(Option<String>, i64, i64, i64)> = sqlx::query_as(
-            "select m.portfolio_code, available.account_id, reserved.account_id, bank.account_id
-             from member m
-             join account available on available.pot_id = m.pot_id
-                 and available.asset_code = $2 and available.purpose = 'available'
-             join account reserved on reserved.pot_id = m.pot_id
-                 and reserved.asset_code = $2 and reserved.purpose = 'reserved'
-             join pot bank_pot on bank_pot.owner_kind = 'external' and bank_pot.owner_ref = $3
-             join account bank on bank.pot_id = bank_pot.pot_id
-                 and bank.asset_code = $2 and bank.purpose = 'available'
-             where m.member_id = $1",
-        )
-        .bind(&member_id)
-        .bind(CASH)
-        .bind(BANK_POT)
-        .fetch_optional(self.ledger.pool())
-        .await?;
-        let Some((portfolio, available, reserved, bank)) = member else {
+        let member = trade_book::members::cash(self.ledger.pool(), &member_id, CASH, BANK_POT)
+            .await
+            .map_err(trade_book_failure)?;
+        let Some(MemberCash {
+            portfolio_code: portfolio,
+            cash_available: available,
+            cash_reserved: reserved,
+            bank,
+        }) = member
+        else {
             return Err(BusinessError::new(
                 "member.unknown",
                 format!("member {member_id:?} does not exist"),
@@ -278,12 +266,10 @@ impl MemberActivities {
         _ctx: ActivityContext,
         request: SaleRequest,
     ) -> Result<SalePlan, ActivityError> {
-        let known: Option<bool> =
-            sqlx::query_scalar("select true from member where member_id = $1")
-                .bind(&request.member_id)
-                .fetch_optional(self.ledger.pool())
-                .await?;
-        if known.is_none() {
+        let known = trade_book::members::exists(self.ledger.pool(), &request.member_id)
+            .await
+            .map_err(trade_book_failure)?;
+        if !known {
             return Err(BusinessError::new(
                 "member.unknown",
                 format!("member {:?} does not exist", request.member_id),

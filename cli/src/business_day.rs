@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use acme_activities::custodian::DEFAULT_CUSTODIAN_URL;
 use acme_activities::dealing;
 use acme_activities::members::{NewMember, ensure_reference_data, onboard_members};
+use acme_activities::trade_book::external_trades;
 use acme_custodian::messages::{AdvanceClock, ClockState, HoldingsStatement};
 use acme_ledger::Ledger;
 use acme_sdk::Process;
@@ -259,12 +260,10 @@ async fn deal(
     ]);
     for result in &status.trades {
         let trade = &result.trade;
-        let (delivered, residue): (Option<Decimal>, Option<Decimal>) = sqlx::query_as(
-            "select delivered, residue_delivered from external_trade where external_trade_id = $1",
-        )
-        .bind(trade.external_trade_id)
-        .fetch_one(ledger.pool())
-        .await?;
+        let record = external_trades::get(ledger.pool(), trade.external_trade_id)
+            .await?
+            .with_context(|| format!("external trade {} has gone", trade.order_ref))?;
+        let (delivered, residue) = (record.delivered, record.residue_delivered);
         let outcome = match &result.outcome {
             Some(Ok(acme_workflows::external_trade::Outcome::Settled { .. })) => {
                 "settled".to_owned()

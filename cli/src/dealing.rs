@@ -1,5 +1,6 @@
 //! `acme dealing`: run a dealing day, and see where each of its external trades stands.
 
+use acme_activities::trade_book::external_trades;
 use acme_ledger::audit::OperatorVerb;
 use acme_workflows::dealing_cutoff::{self, SCHEDULE_ID};
 use acme_workflows::dealing_cycle::{DealingCycle, Input, Status};
@@ -7,7 +8,6 @@ use anyhow::Context as _;
 use chrono::{NaiveDate, NaiveTime};
 use clap::Subcommand;
 use rust_decimal::Decimal;
-use serde::Serialize;
 use temporalio_client::schedules::{CreateScheduleOptions, ScheduleError};
 use temporalio_client::tonic;
 use temporalio_client::{Client, WorkflowHandle, WorkflowQueryOptions};
@@ -95,22 +95,6 @@ async fn wait_showing_progress(
     }
 }
 
-/// One external trade as `acme dealing status` shows it.
-#[derive(Debug, Serialize, sqlx::FromRow)]
-pub struct TradeLine {
-    pub asset_code: String,
-    pub side: String,
-    pub status: String,
-    pub order_ref: String,
-    pub member_trades: i64,
-    pub ordered_total: Option<Decimal>,
-    pub price: Option<Decimal>,
-    pub delivered: Option<Decimal>,
-    pub consumed: Option<Decimal>,
-    pub residue_delivered: Option<Decimal>,
-    pub settlement_date: Option<NaiveDate>,
-}
-
 pub async fn run(command: DealingCommand) -> anyhow::Result<Outcome> {
     match command {
         DealingCommand::Run {
@@ -180,18 +164,7 @@ pub async fn run(command: DealingCommand) -> anyhow::Result<Outcome> {
             database,
         } => {
             let pool = connect::pool(&database.url, ReadonlyDatabase::SETTING, 1).await?;
-            let lines: Vec<TradeLine> = sqlx::query_as(
-                "select e.asset_code, e.side, e.status, e.order_ref,
-                        (select count(*) from member_trade t
-                         where t.external_trade_id = e.external_trade_id) as member_trades,
-                        e.ordered_total, e.price, e.delivered, e.consumed, e.residue_delivered,
-                        e.settlement_date
-                 from external_trade e where e.dealing_date = $1
-                 order by e.asset_code, e.side",
-            )
-            .bind(date)
-            .fetch_all(&pool)
-            .await?;
+            let lines = external_trades::lines(&pool, date).await?;
             match output {
                 Format::Json => output::json(&lines)?,
                 Format::Table => {
@@ -213,8 +186,8 @@ pub async fn run(command: DealingCommand) -> anyhow::Result<Outcome> {
                     for line in &lines {
                         table.add_row(vec![
                             line.asset_code.clone(),
-                            line.side.clone(),
-                            line.status.clone(),
+                            line.side.to_string(),
+                            line.status.to_string(),
                             line.order_ref.clone(),
                             line.member_trades.to_string(),
                             text(&line.ordered_total),

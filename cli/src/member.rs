@@ -5,11 +5,14 @@ use std::time::Instant;
 use acme_activities::members::{
     MODEL_PORTFOLIOS, NewMember, ensure_reference_data, onboard_members,
 };
+use acme_activities::trade_book::{
+    self,
+    member_trades::{self, MemberTradeView},
+};
 use acme_ledger::query::AccountBalance;
 use acme_ledger::{Ledger, PotId};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::Outcome;
@@ -58,19 +61,7 @@ struct MemberView {
     portfolio: Option<String>,
     onboarded: DateTime<Utc>,
     balances: Vec<AccountBalance>,
-    latest_trades: Vec<TradeView>,
-}
-
-#[derive(Debug, Serialize, sqlx::FromRow)]
-struct TradeView {
-    trade_id: uuid::Uuid,
-    created_at: DateTime<Utc>,
-    asset_code: String,
-    side: String,
-    cash_amount: Option<Decimal>,
-    units: Option<Decimal>,
-    status: String,
-    origin_workflow_id: String,
+    latest_trades: Vec<MemberTradeView>,
 }
 
 #[derive(Debug, Args)]
@@ -132,32 +123,16 @@ async fn show(
     database: &ReadonlyDatabase,
 ) -> anyhow::Result<Outcome> {
     let ledger = Ledger::new(connect::pool(&database.url, ReadonlyDatabase::SETTING, 1).await?);
-    let Some((pot_id, portfolio, onboarded)) =
-        sqlx::query_as::<_, (i64, Option<String>, DateTime<Utc>)>(
-            "select pot_id, portfolio_code, created_at from member where member_id = $1",
-        )
-        .bind(member)
-        .fetch_optional(ledger.pool())
-        .await?
-    else {
+    let Some(found) = trade_book::members::find(ledger.pool(), member).await? else {
         anyhow::bail!("no member {member:?}");
     };
-    let latest_trades = sqlx::query_as(
-        "select trade_id, created_at, asset_code, side, cash_amount, units, status,
-                origin_workflow_id
-         from member_trade where member_id = $1
-         order by created_at desc, trade_id limit $2",
-    )
-    .bind(member)
-    .bind(trades)
-    .fetch_all(ledger.pool())
-    .await?;
+    let latest_trades = member_trades::latest(ledger.pool(), member, trades).await?;
     let view = MemberView {
-        member_id: member.to_owned(),
-        pot_id,
-        portfolio,
-        onboarded,
-        balances: ledger.pot_balances(PotId(pot_id)).await?,
+        member_id: found.member_id,
+        pot_id: found.pot_id,
+        portfolio: found.portfolio_code,
+        onboarded: found.created_at,
+        balances: ledger.pot_balances(PotId(found.pot_id)).await?,
         latest_trades,
     };
     match format {
@@ -190,9 +165,9 @@ async fn show(
                 trades.add_row(vec![
                     trade.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                     trade.asset_code.clone(),
-                    trade.side.clone(),
+                    trade.side.to_string(),
                     amount,
-                    trade.status.clone(),
+                    trade.status.to_string(),
                     trade.origin_workflow_id.clone(),
                 ]);
             }

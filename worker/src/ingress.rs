@@ -10,7 +10,8 @@
 
 use std::net::SocketAddr;
 
-use acme_activities::dealing::{Side, external_trade_workflow_id};
+use acme_activities::dealing::external_trade_workflow_id;
+use acme_activities::trade_book::{TradeBookError, external_trades};
 use acme_custodian::messages::{
     Callback, CallbackSecret, ErrorBody, SIGNATURE_HEADER, callback_signature_holds,
 };
@@ -21,7 +22,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use chrono::NaiveDate;
 use temporalio_client::errors::WorkflowInteractionError;
 use temporalio_client::{Client, WorkflowSignalOptions};
 
@@ -90,13 +90,7 @@ async fn receive(
         Err(e) => return refuse(StatusCode::BAD_REQUEST, "callback.malformed", e.to_string()),
     };
     let order_ref = callback.order_ref().to_owned();
-    let trade: Result<Option<(NaiveDate, String, String)>, sqlx::Error> = sqlx::query_as(
-        "select dealing_date, asset_code, side from external_trade where order_ref = $1",
-    )
-    .bind(&order_ref)
-    .fetch_optional(ingress.ledger.pool())
-    .await;
-    let (date, asset, side) = match trade {
+    let trade = match external_trades::by_order_ref(ingress.ledger.pool(), &order_ref).await {
         Ok(Some(trade)) => trade,
         Ok(None) => {
             return refuse(
@@ -105,20 +99,29 @@ async fn receive(
                 format!("no external trade has order reference {order_ref:?}"),
             );
         }
-        Err(e) => {
+        // A trade the book cannot read (an unknown side, say) is not guessed at.
+        Err(TradeBookError::Database(e)) => {
             return refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ledger.unavailable",
                 e.to_string(),
             );
         }
+        Err(e) => {
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "external_trade.unreadable",
+                e.to_string(),
+            );
+        }
     };
-    let side = if side == "buy" { Side::Buy } else { Side::Sell };
     let handle =
         ingress
             .client
             .get_workflow_handle::<ExternalTradeWorkflow>(external_trade_workflow_id(
-                date, &asset, side,
+                trade.dealing_date,
+                &trade.asset_code,
+                trade.side,
             ));
     let signalled = match callback {
         Callback::Priced { confirmation } => {

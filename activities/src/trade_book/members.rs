@@ -1,0 +1,95 @@
+//! Members: the `member` row that ties a member id to their pot and model portfolio. The pot
+//! and its accounts are the ledger's; this is the trade book's side of onboarding and lookups.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::TradeBookError;
+
+/// A member as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Member {
+    pub member_id: String,
+    pub pot_id: i64,
+    /// `None` until the member chooses one; such a member cannot invest.
+    pub portfolio_code: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A member's model portfolio and cash accounts (ledger account ids), with the bank mirror's.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct MemberCash {
+    pub portfolio_code: Option<String>,
+    pub cash_available: i64,
+    pub cash_reserved: i64,
+    pub bank: i64,
+}
+
+/// Adds the members whose pots are open (`member_ids[i]` with `portfolios[i]`), set-based;
+/// members that exist are left as they are. Returns how many were new.
+pub async fn insert(
+    pool: &PgPool,
+    member_ids: &[String],
+    portfolios: &[Option<String>],
+) -> Result<u64, TradeBookError> {
+    let inserted = sqlx::query(
+        "insert into member (member_id, pot_id, portfolio_code)
+         select m.member_id, p.pot_id, m.portfolio_code
+         from unnest($1::text[], $2::text[]) as m (member_id, portfolio_code)
+         join pot p on p.owner_kind = 'member' and p.owner_ref = m.member_id
+         on conflict (member_id) do nothing",
+    )
+    .bind(member_ids)
+    .bind(portfolios)
+    .execute(pool)
+    .await?;
+    Ok(inserted.rows_affected())
+}
+
+/// The member, if onboarded.
+pub async fn find(pool: &PgPool, member_id: &str) -> Result<Option<Member>, TradeBookError> {
+    Ok(sqlx::query_as(
+        "select member_id, pot_id, portfolio_code, created_at from member where member_id = $1",
+    )
+    .bind(member_id)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Whether the member is onboarded.
+pub async fn exists(pool: &PgPool, member_id: &str) -> Result<bool, TradeBookError> {
+    let known: Option<bool> = sqlx::query_scalar("select true from member where member_id = $1")
+        .bind(member_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(known.is_some())
+}
+
+/// The member's portfolio and `cash` accounts, and the `available` account of the external pot
+/// `bank_pot`; `None` if the member (or one of those accounts) does not exist.
+pub async fn cash(
+    pool: &PgPool,
+    member_id: &str,
+    cash: &str,
+    bank_pot: &str,
+) -> Result<Option<MemberCash>, TradeBookError> {
+    Ok(sqlx::query_as(
+        "select m.portfolio_code, available.account_id as cash_available,
+                reserved.account_id as cash_reserved, bank.account_id as bank
+         from member m
+         join account available on available.pot_id = m.pot_id
+             and available.asset_code = $2 and available.purpose = 'available'
+         join account reserved on reserved.pot_id = m.pot_id
+             and reserved.asset_code = $2 and reserved.purpose = 'reserved'
+         join pot bank_pot on bank_pot.owner_kind = 'external' and bank_pot.owner_ref = $3
+         join account bank on bank.pot_id = bank_pot.pot_id
+             and bank.asset_code = $2 and bank.purpose = 'available'
+         where m.member_id = $1",
+    )
+    .bind(member_id)
+    .bind(cash)
+    .bind(bank_pot)
+    .fetch_optional(pool)
+    .await?)
+}
