@@ -1,5 +1,6 @@
 //! Sagas: a workflow records, as it goes, the activity that undoes each step; when a later step
-//! fails for good, [`Saga::compensate`] runs the recorded compensations in reverse order.
+//! fails for good, [`Saga::compensate`] (or [`Saga::fail`], which then fails the run with the
+//! step's error) runs the recorded compensations in reverse order.
 //!
 //! Record a compensation *before* the step whose effect it undoes when that step may take effect
 //! and still report failure (an order placed whose reply was lost): compensations are idempotent
@@ -80,9 +81,7 @@ impl<W: 'static> Saga<W> {
         }
         Ok(())
     }
-}
 
-impl<W: 'static> Saga<W> {
     /// Ends the run because `error` failed a step for good: undoes what was done, then fails
     /// with the step's own error (or with `saga.compensation_failed` if an undo failed too).
     pub async fn fail(self, error: ActivityExecutionError) -> temporalio_sdk::WorkflowTermination {

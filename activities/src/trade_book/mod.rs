@@ -108,7 +108,7 @@ pub async fn history(
 ) -> Result<Vec<TransitionRecord>, TradeBookError> {
     Ok(sqlx::query_as(
         "select trade_kind, trade_id, from_status, to_status, transition, at, workflow_id, actor
-         from trade_transition where trade_id = $1 order by transition_id",
+         from trade_transition where trade_id = $1 order by at",
     )
     .bind(trade_id)
     .fetch_all(pool)

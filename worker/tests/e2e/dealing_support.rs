@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use acme_activities::dealing::CUSTODIAN_POT;
+use acme_activities::dealing::{CUSTODIAN_POT, Side};
 use acme_activities::members::{BANK_POT, CASH};
 use acme_activities::trades::trade_id;
 use acme_custodian::messages::{
@@ -297,7 +297,7 @@ pub async fn book_buys(ledger: &Ledger, tag: &str, buys: &[(String, &str, Decima
         ));
     }
     ledger.post_batch(&entries).await.unwrap();
-    insert_trades(ledger, tag, "buy", buys).await;
+    insert_trades(ledger, tag, Side::Buy, buys).await;
 }
 
 /// Books member sells as sell-units leaves them (units reserved, a pending trade).
@@ -321,7 +321,7 @@ pub async fn book_sells(ledger: &Ledger, tag: &str, sells: &[(String, &str, Deci
         ));
     }
     ledger.post_batch(&entries).await.unwrap();
-    insert_trades(ledger, tag, "sell", sells).await;
+    insert_trades(ledger, tag, Side::Sell, sells).await;
 }
 
 pub fn fixture_entry(
@@ -346,7 +346,7 @@ pub fn fixture_entry(
 pub async fn insert_trades(
     ledger: &Ledger,
     tag: &str,
-    side: &str,
+    side: Side,
     trades: &[(String, &str, Decimal)],
 ) {
     let origins: Vec<String> = trades
@@ -375,7 +375,7 @@ pub async fn insert_trades(
     .bind(&members)
     .bind(&assets)
     .bind(&amounts)
-    .bind(side)
+    .bind(side.as_str())
     .execute(ledger.pool())
     .await
     .unwrap();
