@@ -47,6 +47,7 @@ use crate::trade_book::{Actor, trade_book_failure};
 
 pub use crate::trade_book::Side;
 pub use check::{check_cycle, progress};
+pub use close_day::{close_day_reporting, external_trade_id};
 
 /// ACME's clearing pot: holds an external trade's assets between pricing and allocation.
 pub const DEALING_POT: &str = "dealing";

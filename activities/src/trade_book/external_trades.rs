@@ -17,6 +17,31 @@ use super::{
     Actor, ExternalTradeStatus, ExternalTransition, Moved, Side, TradeBookError, TradeKind,
 };
 
+/// Held by the one attempt that closes a dealing date (`dealing.close_day`), so two attempts
+/// (a retry and the attempt it replaced, still running) never aggregate and seal the same day
+/// at once: one could seal a total that leaves out the chunk the other has not yet committed.
+/// It is a PostgreSQL session advisory lock on a connection of its own, taken out of the pool:
+/// dropping the guard closes the connection, which releases the lock however the attempt ends.
+#[derive(Debug)]
+pub struct CloseLock {
+    _connection: PgConnection,
+}
+
+/// Takes the close lock of `dealing_date` if no other attempt holds it.
+pub async fn try_lock_close(
+    pool: &PgPool,
+    dealing_date: NaiveDate,
+) -> Result<Option<CloseLock>, TradeBookError> {
+    let mut connection = pool.acquire().await?.detach();
+    let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock(hashtextextended($1, 0))")
+        .bind(format!("dealing.close_day/{dealing_date}"))
+        .fetch_one(&mut connection)
+        .await?;
+    Ok(locked.then_some(CloseLock {
+        _connection: connection,
+    }))
+}
+
 /// An external trade as stored.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ExternalTradeRecord {

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod close;
 mod constraints;
 mod history;
 mod transitions;
