@@ -208,6 +208,7 @@ async fn seed(args: SeedArgs) -> anyhow::Result<Outcome> {
         from = to + 1;
     }
     progress.finish();
+    ledger.refresh_planner_statistics().await?;
     println!(
         "{new} new members ({} asked) in {:.1}s",
         args.count,

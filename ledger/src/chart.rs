@@ -206,6 +206,16 @@ impl Ledger {
 }
 
 impl Ledger {
+    /// Refreshes the planner's statistics of the chart and the trade book after bulk work (a
+    /// seed, a day's close): without them the planner plans the next chunk for the table as it
+    /// was, and scans millions of rows per chunk (migration 0008).
+    pub async fn refresh_planner_statistics(&self) -> Result<(), LedgerError> {
+        sqlx::query("select refresh_planner_statistics()")
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Opens many pots of one owner kind, each with the same set of accounts, in a few
     /// set-based statements (the path for seeding members in bulk). Idempotent like
     /// [`Ledger::open_pot`] and [`Ledger::open_account`]: pots and accounts that exist are reused.

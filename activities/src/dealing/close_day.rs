@@ -90,6 +90,11 @@ where
         aggregated += done;
         progress(aggregated).await?;
     }
+    // The day's trades just changed state by the thousand; allocation plans on these tables.
+    ledger
+        .refresh_planner_statistics()
+        .await
+        .map_err(crate::ledger_failure)?;
     external_trades::seal(pool, close.dealing_date)
         .await
         .map_err(trade_book_failure)?;

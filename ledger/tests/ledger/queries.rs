@@ -182,3 +182,31 @@ async fn a_member_account_cannot_be_opened_with_overdraft_permission() {
     assert!(error.to_string().contains("already exists"), "{error}");
     books.finish().await;
 }
+
+#[tokio::test]
+async fn the_application_refreshes_the_planners_statistics_after_bulk_work() {
+    let books = Books::open(3).await;
+    let analyzed = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select coalesce(sum(analyze_count), 0)::bigint from pg_stat_user_tables
+             where relname in ('pot', 'account', 'balance')",
+        )
+        .fetch_one(books.ledger().pool())
+        .await
+        .unwrap()
+    };
+    let before = analyzed().await;
+    books.ledger().refresh_planner_statistics().await.unwrap();
+    // The statistics collector reports asynchronously; the count moves once it has.
+    let after = acme_sdk::testkit::eventually(std::time::Duration::from_secs(10), || async {
+        let after = analyzed().await;
+        if after >= before + 3 {
+            Ok(after)
+        } else {
+            Err(format!("analyze count {after}, was {before}"))
+        }
+    })
+    .await;
+    assert!(after >= before + 3);
+    books.finish().await;
+}
