@@ -7,13 +7,15 @@ use crate::{Outcome, scaffold};
 
 #[derive(Debug, Subcommand)]
 pub enum ProcessCommand {
-    /// The catalog: every process the workers run, with its input's fields, signals and queries
+    /// The catalog: every process the workers run, with its steps, input's fields, signals and
+    /// queries
     #[command(after_help = "Example: acme process list --output json")]
     List {
         #[arg(long, value_enum, default_value_t)]
         output: Format,
     },
-    /// Scaffold a new process: workflow, tests, catalog line (see docs/processes.md)
+    /// Scaffold a new process: its folder under processes/ and the catalog line (see
+    /// docs/processes.md)
     New(scaffold::NewArgs),
 }
 
@@ -25,8 +27,14 @@ pub fn run(command: ProcessCommand) -> anyhow::Result<Outcome> {
             match output {
                 Format::Json => output::json(&processes)?,
                 Format::Table => {
-                    let mut table =
-                        output::table(&["process", "what it does", "input", "signals", "queries"]);
+                    let mut table = output::table(&[
+                        "process",
+                        "what it does",
+                        "steps",
+                        "input",
+                        "signals",
+                        "queries",
+                    ]);
                     for process in &processes {
                         let fields = process
                             .input_schema
@@ -37,6 +45,7 @@ pub fn run(command: ProcessCommand) -> anyhow::Result<Outcome> {
                         table.add_row(vec![
                             process.name.to_owned(),
                             process.description.to_owned(),
+                            steps(process),
                             fields,
                             process.signal_names().join(", "),
                             process.queries.join(", "),
@@ -49,4 +58,18 @@ pub fn run(command: ProcessCommand) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
     }
+}
+
+/// The steps in order, one line each, the pivot marked: `reserve-cash (undo: reverse-cash)`.
+fn steps(process: &acme_sdk::ProcessInfo) -> String {
+    process
+        .steps
+        .iter()
+        .map(|step| match &step.undo {
+            acme_sdk::Undo::Nothing => step.name.to_owned(),
+            acme_sdk::Undo::By { name, .. } => format!("{} (undo: {name})", step.name),
+            acme_sdk::Undo::Pivot { .. } => format!("{} (pivot)", step.name),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
