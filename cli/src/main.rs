@@ -96,12 +96,18 @@ enum Command {
 const EXIT_CHECK_FAILED: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 
+/// What the terminal shows when RUST_LOG is not set: our own warnings, and only errors from
+/// libraries. A library's warning (sqlx's "slow statement", with its SQL) is for a developer
+/// who asks for it (`RUST_LOG=sqlx=warn`), not a line in the middle of a user's output.
+/// Targets match by prefix: `acme` covers this binary and every `acme_*` crate.
+const DEFAULT_LOG_FILTER: &str = "error,acme=warn";
+
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .with_writer(std::io::stderr)
         .init();

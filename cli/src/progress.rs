@@ -61,3 +61,29 @@ impl Progress {
         }
     }
 }
+
+/// Progress that the ledger reports in stages (a check over entries, then over accounts): one
+/// bar per stage, the previous one cleared when the next starts.
+#[derive(Debug, Default)]
+pub struct Stages {
+    current: Option<(&'static str, Progress)>,
+}
+
+impl Stages {
+    pub fn update(&mut self, progress: acme_ledger::Progress) {
+        if self.current.as_ref().map(|(what, _)| *what) != Some(progress.what) {
+            self.finish();
+            self.current = Some((progress.what, Progress::new(progress.what, progress.total)));
+        }
+        if let Some((_, bar)) = &self.current {
+            bar.update(progress.done, progress.total);
+        }
+    }
+
+    /// Removes the last stage's bar.
+    pub fn finish(&mut self) {
+        if let Some((_, bar)) = self.current.take() {
+            bar.finish();
+        }
+    }
+}

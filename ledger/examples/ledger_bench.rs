@@ -16,18 +16,15 @@
 // Rates and ratios of timings are measurements, not money: floats are right here.
 #![allow(clippy::float_arithmetic)]
 
-use std::collections::BTreeMap;
+mod support;
+
 use std::time::Instant;
 
-use acme_ledger::chart::Asset;
 use acme_ledger::testkit::TestDatabase;
-use acme_ledger::{AccountId, AssetKind, NewEntry, NewPosting, OwnerKind};
-use acme_sdk::AssetCode;
+use acme_ledger::{AccountId, NewEntry};
 use anyhow::Context as _;
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
-
-const MEMBERS: usize = 100_000;
+use support::MEMBERS;
 const SINGLE_WRITERS: u32 = 8;
 
 #[tokio::main]
@@ -46,27 +43,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(db: &TestDatabase, entries: usize, batch: usize, single: usize) -> anyhow::Result<()> {
     let ledger = &db.ledger;
-    let gbp = AssetCode::parse("GBP")?;
-    ledger
-        .register_asset(&Asset {
-            code: gbp.clone(),
-            kind: AssetKind::Cash,
-            scale: 2,
-            description: String::new(),
-        })
-        .await?;
-    let bank_pot = ledger.open_pot(OwnerKind::External, "bank").await?;
-    let bank = ledger
-        .open_account(bank_pot, &gbp, "available", true)
-        .await?;
-    let refs: Vec<String> = (0..MEMBERS).map(|n| format!("member-{n}")).collect();
     let started = Instant::now();
-    let members: Vec<AccountId> = ledger
-        .open_pots_in_bulk(OwnerKind::Member, &refs, &[(gbp.clone(), "available")])
-        .await?
-        .into_iter()
-        .map(|accounts| accounts[0])
-        .collect();
+    let (bank, members) = support::open_books(ledger).await?;
     println!(
         "setup: {MEMBERS} member pots and accounts opened in {:.2}s",
         started.elapsed().as_secs_f64()
@@ -149,25 +127,7 @@ async fn run(db: &TestDatabase, entries: usize, batch: usize, single: usize) -> 
 }
 
 fn deposit(n: usize, bank: AccountId, member: AccountId) -> NewEntry {
-    let amount = Decimal::new(i64::try_from(100 + n % 10_000).unwrap_or(100), 2);
-    NewEntry {
-        idempotency_key: format!("ledger-bench/{}/{n}", n / 100_000),
-        kind: "contribution.received".into(),
-        process: "ledger-bench".into(),
-        workflow_id: format!("ledger-bench/{}", n / 100_000),
-        effective_date: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap_or_default(),
-        metadata: BTreeMap::new(),
-        postings: vec![
-            NewPosting {
-                account_id: bank,
-                amount: -amount,
-            },
-            NewPosting {
-                account_id: member,
-                amount,
-            },
-        ],
-    }
+    support::deposit("ledger-bench", n, bank, member)
 }
 
 /// COPYs the same rows the bulk path writes (one entry row and two posting rows per entry) into

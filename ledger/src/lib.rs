@@ -3,8 +3,9 @@
 //!
 //! Rooms: [`chart`] (assets, pots, accounts), [`posting`] (the only way money moves: `post` and
 //! the set-based `post_batch`), [`query`] (balances, statements, journals), [`verify`] (the
-//! tamper-evident hash chain), [`invariants`] (the design's invariants 1–3 as a report) and
-//! [`audit`] (the operator audit log).
+//! tamper-evident hash chain), [`invariants`] (the design's invariants 1–3 as a report; both
+//! stream the journal in bounded pages and report [`progress`]) and [`audit`] (the operator
+//! audit log).
 //! Every write validates first and then writes atomically, so a rejected entry leaves nothing.
 
 pub mod audit;
@@ -15,12 +16,14 @@ pub mod error;
 pub mod invariants;
 pub mod model;
 pub mod posting;
+pub mod progress;
 pub mod query;
 pub mod testkit;
 pub mod verify;
 
 pub use error::{LedgerError, Rejection};
 pub use model::{AccountId, AssetKind, EntryId, NewEntry, NewPosting, OwnerKind, Posted, PotId};
+pub use progress::Progress;
 
 use sqlx::PgPool;
 
