@@ -30,6 +30,9 @@ pub fn temporal_binary() -> Result<PathBuf, String> {
     }
 }
 
+/// How many times a test tries to start its Temporal server.
+const SERVER_START_ATTEMPTS: u32 = 3;
+
 /// A local Temporal server for one test, with its own task queues.
 #[derive(Debug)]
 pub struct TestTemporal {
@@ -41,18 +44,33 @@ pub struct TestTemporal {
 impl TestTemporal {
     pub async fn start() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let binary = temporal_binary()?;
-        // A known port, so that worker processes a test starts can be pointed at the server.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let options = LocalWorkflowEnvironmentOptions::builder()
-            .server_executable(EphemeralExe::ExistingPath(binary.display().to_string()))
-            .port(port)
-            // Warnings about the throwaway server (cluster ids, cancelled tasks at shutdown)
-            // are noise in test output.
-            .log_level(DevServerLogLevel::Error)
-            .build();
-        let env = WorkflowEnvironment::start_local(options).await?;
+        // The SDK gives a server 5 s to answer, which a busy 2-core machine (tests starting
+        // servers side by side) sometimes misses: a server that did not come up is tried again
+        // on a fresh port, a bounded number of times.
+        let mut attempt = 1;
+        let (env, port) = loop {
+            // A known port, so that worker processes a test starts can be pointed at the server.
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            let options = LocalWorkflowEnvironmentOptions::builder()
+                .server_executable(EphemeralExe::ExistingPath(binary.display().to_string()))
+                .port(port)
+                // Warnings about the throwaway server (cluster ids, cancelled tasks at
+                // shutdown) are noise in test output.
+                .log_level(DevServerLogLevel::Error)
+                .build();
+            match WorkflowEnvironment::start_local(options).await {
+                Ok(env) => break (env, port),
+                Err(error) if attempt < SERVER_START_ATTEMPTS => {
+                    eprintln!(
+                        "testkit: Temporal dev server attempt {attempt} failed ({error}); trying again"
+                    );
+                    attempt += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
         crate::search::ensure_registered(env.client()).await?;
         let queues = TaskQueues::new(&format!("test-{}", uuid::Uuid::new_v4().simple()));
         Ok(Self { env, port, queues })

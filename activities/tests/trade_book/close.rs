@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use acme_activities::dealing::{CloseDay, close_day_reporting, external_trade_id, order_ref};
-use acme_activities::trade_book::{Side, external_trades, member_trades};
+use acme_activities::dealing::{CloseDay, close_day_reporting};
+use acme_activities::trade_book::{external_trades, member_trades};
 use chrono::Utc;
 use rust_decimal::Decimal;
 
-use crate::support::{actor, books, fund, monday};
+use crate::support::{actor, books, fund, monday, open_external_trade};
 
 #[tokio::test]
 async fn a_second_close_waits_for_the_first_and_the_total_counts_every_trade() {
@@ -30,20 +30,8 @@ async fn a_second_close_waits_for_the_first_and_the_total_counts_every_trade() {
         .await
         .unwrap();
     }
-    let reference = order_ref(monday(), fund.as_str(), Side::Buy);
-    let external = external_trade_id(&reference);
+    let external = open_external_trade(pool).await;
     let cycle = actor(&format!("dealing/{}", monday()));
-    external_trades::create(
-        pool,
-        &cycle,
-        external,
-        monday(),
-        fund.as_str(),
-        Side::Buy,
-        &reference,
-    )
-    .await
-    .unwrap();
 
     // The first attempt, mid-chunk: it holds the close lock and has aggregated five trades in a
     // transaction it has not committed.

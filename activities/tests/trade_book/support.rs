@@ -1,7 +1,7 @@
 //! Shared fixtures: a database with the platform's reference data, members, and a dealing day
 //! closed into one external trade.
 
-use acme_activities::dealing::order_ref;
+use acme_activities::dealing::{external_trade_id, order_ref};
 use acme_activities::members::{FUNDS, NewMember, ensure_reference_data, onboard_members};
 use acme_activities::trade_book::{Actor, Side, external_trades, member_trades};
 use acme_ledger::testkit::TestDatabase;
@@ -57,12 +57,25 @@ pub async fn closed_day(pool: &PgPool, members: usize) -> (Vec<Uuid>, Uuid) {
         .unwrap();
         trades.extend(ids);
     }
-    let reference = order_ref(monday(), fund.as_str(), Side::Buy);
-    let external = Uuid::new_v4();
+    let external = open_external_trade(pool).await;
     let close = actor(&format!("dealing/{}", monday()));
+    let cutoff = Utc::now() + Duration::minutes(1);
+    let aggregated = member_trades::aggregate_chunk(pool, &close, monday(), cutoff, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(aggregated, members as u64);
+    external_trades::seal(pool, monday()).await.unwrap();
+    (trades, external)
+}
+
+/// The external trade of Monday's buys of [`fund`], created as closing the day creates it.
+pub async fn open_external_trade(pool: &PgPool) -> Uuid {
+    let fund = fund();
+    let reference = order_ref(monday(), fund.as_str(), Side::Buy);
+    let external = external_trade_id(&reference);
     external_trades::create(
         pool,
-        &close,
+        &actor(&format!("dealing/{}", monday())),
         external,
         monday(),
         fund.as_str(),
@@ -71,11 +84,5 @@ pub async fn closed_day(pool: &PgPool, members: usize) -> (Vec<Uuid>, Uuid) {
     )
     .await
     .unwrap();
-    let cutoff = Utc::now() + Duration::minutes(1);
-    let aggregated = member_trades::aggregate_chunk(pool, &close, monday(), cutoff, 1_000)
-        .await
-        .unwrap();
-    assert_eq!(aggregated, members as u64);
-    external_trades::seal(pool, monday()).await.unwrap();
-    (trades, external)
+    external
 }
