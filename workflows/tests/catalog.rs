@@ -2,8 +2,9 @@
 //! a kebab-case name, a description, a typed input whose fields are documented, a workflow id
 //! made from the business key, the search attributes operators find runs by, and a folder
 //! `processes/<name>/` holding its workflow, a test that names it and at least one recorded history
-//! from its tests (so the replay net covers it), and a sound declaration of its steps. The
-//! harness (`worker/tests/e2e/harness.rs`) checks each run against that declaration.
+//! from its tests (so the replay net covers it), a `Harness` scenario in its `e2e.rs` (the build
+//! script runs the idempotency-and-unwind harness over it, `worker/tests/e2e/harness.rs`), and a
+//! sound declaration of its steps, which the harness checks each run against.
 
 // A failed unwrap in a test is a failed test, with the error printed.
 #![allow(clippy::unwrap_used)]
@@ -90,6 +91,13 @@ fn problems_of(process: &ProcessInfo) -> Vec<String> {
             "no test names {workflow} ({folder}tests.rs or e2e.rs)"
         ));
     }
+    let scenario = std::fs::read_to_string(folder_of(name).join("e2e.rs")).unwrap_or_default();
+    if !scenario.contains("Harness") {
+        problems.push(format!(
+            "{folder}e2e.rs gives no Harness scenario, so the idempotency-and-unwind harness \
+             cannot run it"
+        ));
+    }
     let recorded = std::fs::read_dir(folder_of(name).join("histories"))
         .map(|files| files.filter_map(Result::ok).count())
         .unwrap_or(0);
@@ -134,6 +142,7 @@ fn the_checks_catch_a_process_that_does_not_conform() {
         "lacks the search attributes",
         "no test names Untested",
         "no recorded history",
+        "no Harness scenario",
         "its workflow is in module nowhere",
         "declares no steps",
     ] {
