@@ -34,6 +34,12 @@ pub const FUNDS: [&str; 3] = ["GB00ACMEGLB1", "GB00ACMEBND1", "GB00ACMEPRP1"];
 /// The secret the test's custodian signs callbacks with, and its ingress checks.
 const CALLBACK_SECRET: &str = "test-callback-secret-of-32-bytes-or-more";
 
+/// A minute, and 2 ms more per member (about 35 minutes at a million members).
+fn patience_for(members: usize) -> Duration {
+    let per_member = Duration::from_millis(2) * u32::try_from(members).unwrap_or(u32::MAX);
+    Duration::from_secs(60) + per_member
+}
+
 pub fn callback_secret() -> CallbackSecret {
     CallbackSecret::new(CALLBACK_SECRET).unwrap()
 }
@@ -41,6 +47,9 @@ pub fn callback_secret() -> CallbackSecret {
 /// A platform with a custodian simulator whose callbacks reach the platform's ingress.
 pub struct Dealing {
     pub platform: Platform,
+    /// How long a phase of the day may take before a wait gives up: it grows with the number of
+    /// members, so no fixed deadline caps the scale a benchmark can show.
+    patience: Duration,
     simulator: Simulator,
     custodian_db: CustodianDatabase,
     /// Where the custodian posts callbacks (the ingress).
@@ -82,6 +91,7 @@ impl Dealing {
         platform.custodian_url = simulator.base_url();
         Dealing {
             platform,
+            patience: patience_for(members),
             simulator,
             custodian_db,
             callback_url,
@@ -229,16 +239,21 @@ impl Dealing {
         self.wait_until_none_in(date, "placed").await;
         self.advance_one_day().await;
         let result = tokio::time::timeout(
-            Duration::from_secs(120),
+            self.patience * 2,
             handle.get_result(WorkflowGetResultOptions::default()),
         )
         .await
-        .expect("the dealing cycle did not finish within 2 minutes");
+        .unwrap_or_else(|_| {
+            panic!(
+                "the dealing cycle did not finish within {:?}",
+                self.patience * 2
+            )
+        });
         result.map_err(|e| format!("{e:?}"))
     }
 
     pub async fn wait_until_none_in(&self, date: NaiveDate, status: &str) {
-        eventually(Duration::from_secs(60), || async {
+        eventually(self.patience, || async {
             let counts = acme_activities::dealing::progress(self.ledger(), date)
                 .await
                 .unwrap();
