@@ -56,6 +56,9 @@ async fn investing_reserves_the_cash_and_creates_trades_split_by_the_model_portf
         assert_eq!(platform.runs_found_by(query, 1).await, 1);
         assert_eq!(platform.runs_found_by("AcmeMemberId = 'm-2'", 0).await, 0);
         platform.record_history("r-1", "happy-path").await;
+        // Recorded since the patch moving the steps to local activities; `happy-path` is from
+        // before it, so the replay net covers both paths.
+        platform.record_history("r-1", "local-activities").await;
         worker.stop().await;
         platform.finish().await;
     })

@@ -56,6 +56,10 @@ pub fn steps() -> Vec<Step> {
         .pivot("the pending trades belong to the dealing cycle from here"),
     ]
 }
+/// Runs started after this patch take their three short steps as local activities, in the
+/// workflow's own worker; runs recorded before it replay down the old path (ADR 14).
+const LOCAL_ACTIVITIES: &str = "invest-cash-local-activities";
+
 /// Largest single investment accepted, in pounds.
 pub const MAX_AMOUNT_GBP: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 2);
 
@@ -151,6 +155,7 @@ impl InvestCash {
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<Output> {
         let request = Request::parse(&input, ctx.workflow_id())?;
         let queues = TaskQueues::of_workflow_queue(ctx.task_queue());
+        let local = ctx.patched(LOCAL_ACTIVITIES);
         let mut saga = Saga::new(ctx);
         // Workflow time comes from the history, so this is deterministic on replay.
         let effective_date = ctx
@@ -158,25 +163,22 @@ impl InvestCash {
             .map(|time| DateTime::<Utc>::from(time).date_naive())
             .unwrap_or_default();
 
-        let plan: InvestmentPlan = ctx
-            .execute_activity(
-                MemberActivities::plan_investment,
-                request.member_id.to_string(),
-                activity_options::ledger(&queues),
-            )
-            .await
-            .map_err(fail_workflow)?;
+        let plan: InvestmentPlan = activity_options::ledger_step(
+            ctx,
+            local,
+            &queues,
+            MemberActivities::plan_investment,
+            request.member_id.to_string(),
+        )
+        .await
+        .map_err(fail_workflow)?;
         let orders = split_by_weights(request.amount.amount(), &plan.weights)?;
 
         let entries = cash_entries(&request.workflow_id, effective_date, &plan, request.amount);
         let reversals = entries.iter().rev().map(NewEntry::reversal).collect();
-        ctx.execute_activity(
-            LedgerActivities::post_entries,
-            entries,
-            activity_options::ledger(&queues),
-        )
-        .await
-        .map_err(fail_workflow)?;
+        activity_options::ledger_step(ctx, local, &queues, LedgerActivities::post_entries, entries)
+            .await
+            .map_err(fail_workflow)?;
         saga.compensate_with(
             LedgerActivities::post_entries,
             reversals,
@@ -184,17 +186,18 @@ impl InvestCash {
         );
         ctx.state_mut(|s| s.status.stage = Stage::CashReserved);
 
-        let created = ctx
-            .execute_activity(
-                TradeActivities::create_buy_trades,
-                BuyTrades {
-                    origin_workflow_id: request.workflow_id.to_string(),
-                    member_id: request.member_id.to_string(),
-                    orders,
-                },
-                activity_options::ledger(&queues),
-            )
-            .await;
+        let created = activity_options::ledger_step(
+            ctx,
+            local,
+            &queues,
+            TradeActivities::create_buy_trades,
+            BuyTrades {
+                origin_workflow_id: request.workflow_id.to_string(),
+                member_id: request.member_id.to_string(),
+                orders,
+            },
+        )
+        .await;
         let trade_ids = match created {
             Ok(trade_ids) => trade_ids,
             Err(error) => return Err(saga.fail(error).await),

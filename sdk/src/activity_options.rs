@@ -4,8 +4,13 @@
 
 use std::time::Duration;
 
+use futures::future::LocalBoxFuture;
 use temporalio_client::RetryPolicy;
-use temporalio_sdk::ActivityOptions;
+use temporalio_common::ActivityDefinition;
+use temporalio_common::data_converters::TemporalDeserializable;
+use temporalio_sdk::{
+    ActivityExecutionError, ActivityOptions, LocalActivityOptions, WorkflowContext,
+};
 
 use crate::process::TaskQueues;
 
@@ -19,6 +24,45 @@ pub fn ledger(queues: &TaskQueues) -> ActivityOptions {
             Duration::from_secs(10),
         ))
         .build()
+}
+
+/// The same short database writes, run as a local activity: in the worker running the workflow,
+/// with no round trip through the server's task queue (a per-request process's few steps then
+/// cost one workflow task, not one each).
+pub fn local_ledger() -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(Duration::from_secs(30))
+        .retry_policy(retry_forever(
+            Duration::from_millis(200),
+            Duration::from_secs(10),
+        ))
+        .build()
+}
+
+/// Runs one short ledger step of a per-request process: as a local activity when `local`, else
+/// on the ledger queue with [`ledger`]. `local` comes from a patch (`ctx.patched`), so runs
+/// recorded before a process moved to local activities replay down the old path.
+pub fn ledger_step<W: 'static, A>(
+    ctx: &WorkflowContext<W>,
+    local: bool,
+    queues: &TaskQueues,
+    activity: A,
+    input: A::Input,
+) -> LocalBoxFuture<'static, Result<A::Output, ActivityExecutionError>>
+where
+    A: ActivityDefinition + 'static,
+    A::Output: TemporalDeserializable,
+{
+    let ctx = ctx.clone();
+    let options = ledger(queues);
+    Box::pin(async move {
+        if local {
+            ctx.execute_local_activity(activity, input, local_ledger())
+                .await
+        } else {
+            ctx.execute_activity(activity, input, options).await
+        }
+    })
 }
 
 /// Calls to an outside party (the custodian): longer timeouts, slower backoff, a heartbeat so a

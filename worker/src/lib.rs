@@ -127,11 +127,15 @@ impl Workers {
         };
         let mut workflows = options(&queues.workflows, config.limits.workflow_tasks);
         acme_workflows::register_workflows(&mut workflows)?;
+        // The ledger activities again, for the per-request processes that run their short steps
+        // as local activities in the workflow's own worker (`activity_options::ledger_step`).
+        acme_activities::register_ledger_activities(&mut workflows, ledger);
         let mut ledger_activities = options(&queues.ledger, config.limits.ledger_activities);
         acme_activities::register_ledger_activities(&mut ledger_activities, ledger);
         let mut external_activities = options(&queues.external, config.limits.external_activities);
         external_activities.register_activities(CustodianActivities::new(&config.custodian_url)?);
         if let Some(interceptor) = &config.activity_interceptor {
+            workflows.activity_inbound_interceptor(interceptor.clone());
             ledger_activities.activity_inbound_interceptor(interceptor.clone());
             external_activities.activity_inbound_interceptor(interceptor.clone());
         }
