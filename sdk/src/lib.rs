@@ -11,7 +11,8 @@
 //! - [`search`]: our search attributes, so every run is findable in the Temporal UI;
 //! - [`steps`]: the steps a process declares at the top of its file;
 //! - [`saga`]: compensations run in reverse when a process fails part-way;
-//! - [`activity_options`]: the `ledger`, `external` and `bulk` presets;
+//! - [`activity_options`]: the `ledger`, `external` and `bulk` presets (and local ledger steps);
+//! - [`heartbeat`]: heartbeats around a long statement that cannot report progress;
 //! - [`failure`]: business rejections with stable codes, never retried;
 //! - [`temporal`]: connecting to Temporal with a bounded wait and a helpful error;
 //! - `testkit` (feature): a local Temporal server per test binary, workers on fresh queues, and
@@ -23,6 +24,7 @@ pub mod asset;
 pub mod failure;
 #[cfg(feature = "testkit")]
 pub mod harness;
+pub mod heartbeat;
 pub mod ids;
 pub mod money;
 pub mod process;

@@ -155,7 +155,9 @@ async fn run(db: &TestDatabase, requests: usize, in_flight: usize) -> anyhow::Re
     println!(
         "baseline (one-activity workflow): {requests} at {ping_rate:.1}/s, {in_flight} in flight"
     );
-    println!("invest-cash (3 local activities, 2 entries, 3 trades): {requests} at {invest_rate:.1}/s");
+    println!(
+        "invest-cash (3 local activities, 2 entries, 3 trades): {requests} at {invest_rate:.1}/s"
+    );
     println!(
         "invest-cash / baseline = {:.0}%",
         100.0 * invest_rate / ping_rate

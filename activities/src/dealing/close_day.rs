@@ -30,11 +30,16 @@ pub(super) async fn close_day(
     close: &CloseDay,
 ) -> Result<Vec<ExternalTrade>, ActivityError> {
     let actor = Actor::activity(ctx, &format!("dealing/{}", close.dealing_date));
-    close_day_reporting(ledger, &actor, close, |aggregated| async move {
-        ctx.record_heartbeat(aggregated)
-            .await
-            .map_err(ActivityError::from)
-    })
+    // Chunks heartbeat as they go; the statements around them (the day's groups, the seal) may
+    // each outlast the heartbeat timeout at a million trades.
+    acme_sdk::heartbeat::while_working(
+        ctx,
+        close_day_reporting(ledger, &actor, close, |aggregated| async move {
+            ctx.record_heartbeat(aggregated)
+                .await
+                .map_err(ActivityError::from)
+        }),
+    )
     .await
 }
 
