@@ -1,6 +1,7 @@
 //! `acme dealing`: run a dealing day, and see where each of its external trades stands.
 
-use acme_activities::trade_book::external_trades;
+use acme_activities::dealing::external_trade_workflow_id;
+use acme_activities::trade_book::{ExternalTradeStatus, external_trades};
 use acme_ledger::audit::OperatorVerb;
 use acme_workflows::dealing_cutoff::{self, SCHEDULE_ID};
 use acme_workflows::dealing_cycle::{DealingCycle, Input, Status};
@@ -165,6 +166,7 @@ pub async fn run(command: DealingCommand) -> anyhow::Result<Outcome> {
         } => {
             let pool = connect::pool(&database.url, ReadonlyDatabase::SETTING, 1).await?;
             let lines = external_trades::lines(&pool, date).await?;
+            let progress = bulk_steps_running(date, &lines).await;
             match output {
                 Format::Json => output::json(&lines)?,
                 Format::Table => {
@@ -180,6 +182,7 @@ pub async fn run(command: DealingCommand) -> anyhow::Result<Outcome> {
                         "consumed",
                         "residue",
                         "settles",
+                        "running",
                     ]);
                     let text =
                         |value: &Option<Decimal>| value.map(|v| v.to_string()).unwrap_or_default();
@@ -198,6 +201,7 @@ pub async fn run(command: DealingCommand) -> anyhow::Result<Outcome> {
                             line.settlement_date
                                 .map(|d| d.to_string())
                                 .unwrap_or_default(),
+                            progress.get(&line.order_ref).cloned().unwrap_or_default(),
                         ]);
                     }
                     println!("{table}");
@@ -209,6 +213,31 @@ pub async fn run(command: DealingCommand) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
     }
+}
+
+/// The bulk step each external trade's workflow is running (allocating, settling), by order
+/// reference, as `acme describe` shows it. Empty when Temporal cannot be reached: the books
+/// above come from the database and stand on their own.
+async fn bulk_steps_running(
+    date: NaiveDate,
+    lines: &[external_trades::TradeLine],
+) -> std::collections::HashMap<String, String> {
+    let mut running = std::collections::HashMap::new();
+    let Ok(client) = temporal::connect().await else {
+        return running;
+    };
+    let finished = [
+        ExternalTradeStatus::Settled,
+        ExternalTradeStatus::Rejected,
+        ExternalTradeStatus::Failed,
+    ];
+    for line in lines.iter().filter(|line| !finished.contains(&line.status)) {
+        let workflow_id = external_trade_workflow_id(date, &line.asset_code, line.side);
+        if let Some(progress) = crate::inspect::running_bulk_step(&client, &workflow_id).await {
+            running.insert(line.order_ref.clone(), progress);
+        }
+    }
+    running
 }
 
 /// Creates the dealing schedule, or updates the existing one in place (there is never a moment

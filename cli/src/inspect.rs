@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use acme_sdk::Waiting;
+use acme_sdk::bulk;
 use acme_sdk::process::STATUS_QUERY;
 use acme_sdk::search;
 use anyhow::Context as _;
@@ -141,6 +142,8 @@ pub struct PendingActivity {
     pub maximum_attempts: i32,
     pub last_failure: Option<String>,
     pub next_attempt: Option<DateTime<Utc>>,
+    /// A bulk step's last heartbeat: done/total, rate and ETA (`acme_sdk::bulk::Progress`).
+    pub progress: Option<String>,
 }
 
 /// One run in a listing.
@@ -199,6 +202,7 @@ pub async fn describe(args: DescribeArgs) -> anyhow::Result<Outcome> {
                     "pending activity",
                     "state",
                     "attempt",
+                    "progress",
                     "last failure",
                     "next attempt",
                 ]);
@@ -207,6 +211,7 @@ pub async fn describe(args: DescribeArgs) -> anyhow::Result<Outcome> {
                         a.activity.clone(),
                         a.state.clone(),
                         attempts(a),
+                        a.progress.clone().unwrap_or_default(),
                         a.last_failure.clone().unwrap_or_default(),
                         when(a.next_attempt),
                     ]);
@@ -432,6 +437,11 @@ impl Description {
                     .next_attempt_schedule_time
                     .as_ref()
                     .and_then(|t| timestamp(t.seconds, t.nanos)),
+                progress: a
+                    .heartbeat_details
+                    .as_ref()
+                    .and_then(|details| details.payloads.first())
+                    .and_then(|payload| bulk_progress(&payload.data, Utc::now())),
             })
             .collect();
         Description {
@@ -454,6 +464,35 @@ impl Description {
             workflow_id: workflow_id.to_owned(),
         }
     }
+}
+
+/// The progress of the bulk step `workflow_id` is running, if it is running one.
+pub async fn running_bulk_step(client: &Client, workflow_id: &str) -> Option<String> {
+    let (_, description) = described_run(client, workflow_id).await.ok()?;
+    Description::of(workflow_id, &description)
+        .pending_activities
+        .into_iter()
+        .find_map(|activity| activity.progress)
+}
+
+/// A bulk step's heartbeat, as one line: `allocate 350000/1000000 (35%), 12000/s, ETA 54s`.
+/// `None` for heartbeats that are not a bulk step's progress.
+pub fn bulk_progress(heartbeat: &[u8], now: DateTime<Utc>) -> Option<String> {
+    let progress: bulk::Progress<serde_json::Value> = serde_json::from_slice(heartbeat).ok()?;
+    let percent = (progress.done * 100)
+        .checked_div(progress.total)
+        .unwrap_or(100);
+    let mut line = format!(
+        "{} {}/{} ({percent}%)",
+        progress.step, progress.done, progress.total
+    );
+    if let Some(rate) = progress.rate_per_second(now) {
+        line.push_str(&format!(", {rate}/s"));
+    }
+    if let Some(eta) = progress.eta_seconds(now) {
+        line.push_str(&format!(", ETA {eta}s"));
+    }
+    Some(line)
 }
 
 fn timestamp(seconds: i64, nanos: i32) -> Option<DateTime<Utc>> {

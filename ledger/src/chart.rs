@@ -3,6 +3,7 @@
 
 use acme_sdk::AssetCode;
 use serde::Serialize;
+use sqlx::PgConnection;
 
 use crate::model::{AccountId, AssetKind, OwnerKind, PotId};
 use crate::{Ledger, LedgerError};
@@ -226,37 +227,8 @@ impl Ledger {
         owner_refs: &[String],
         accounts: &[(AssetCode, &str)],
     ) -> Result<Vec<Vec<AccountId>>, LedgerError> {
-        let assets: Vec<&str> = accounts.iter().map(|(asset, _)| asset.as_str()).collect();
-        let purposes: Vec<&str> = accounts.iter().map(|(_, purpose)| *purpose).collect();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "insert into pot (owner_kind, owner_ref)
-             select $1, owner_ref from unnest($2::text[]) as r (owner_ref)
-             on conflict (owner_kind, owner_ref) do nothing",
-        )
-        .bind(owner.as_str())
-        .bind(owner_refs)
-        .execute(&mut *tx)
-        .await?;
-        // Overdraft permission is never given in bulk: member accounts must not go negative.
-        sqlx::query(
-            "with opened as (
-                 insert into account (pot_id, asset_code, purpose, may_go_negative)
-                 select p.pot_id, a.asset_code, a.purpose, false
-                 from unnest($2::text[]) as r (owner_ref)
-                 join pot p on p.owner_kind = $1 and p.owner_ref = r.owner_ref
-                 cross join unnest($3::text[], $4::text[]) as a (asset_code, purpose)
-                 on conflict (pot_id, asset_code, purpose) do nothing
-                 returning account_id)
-             insert into balance (account_id, amount, may_go_negative)
-             select account_id, 0, false from opened",
-        )
-        .bind(owner.as_str())
-        .bind(owner_refs)
-        .bind(&assets)
-        .bind(&purposes)
-        .execute(&mut *tx)
-        .await?;
+        open_in_transaction(&mut tx, owner, owner_refs, accounts).await?;
         let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
             "select p.owner_ref, a.asset_code, a.purpose, a.account_id
              from unnest($2::text[]) as r (owner_ref)
@@ -290,4 +262,46 @@ impl Ledger {
             })
             .collect()
     }
+}
+
+/// Opens `accounts` (asset, purpose) for each owner of `owner_refs`, with their pots, where
+/// missing, inside the caller's transaction: a bulk step's chunk opens its members' accounts in
+/// the transaction that posts to them. Overdraft permission is never given in bulk: member
+/// accounts must not go negative.
+pub async fn open_in_transaction(
+    conn: &mut PgConnection,
+    owner: OwnerKind,
+    owner_refs: &[String],
+    accounts: &[(AssetCode, &str)],
+) -> Result<(), LedgerError> {
+    let assets: Vec<&str> = accounts.iter().map(|(asset, _)| asset.as_str()).collect();
+    let purposes: Vec<&str> = accounts.iter().map(|(_, purpose)| *purpose).collect();
+    sqlx::query(
+        "insert into pot (owner_kind, owner_ref)
+         select $1, owner_ref from unnest($2::text[]) as r (owner_ref)
+         on conflict (owner_kind, owner_ref) do nothing",
+    )
+    .bind(owner.as_str())
+    .bind(owner_refs)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "with opened as (
+             insert into account (pot_id, asset_code, purpose, may_go_negative)
+             select p.pot_id, a.asset_code, a.purpose, false
+             from unnest($2::text[]) as r (owner_ref)
+             join pot p on p.owner_kind = $1 and p.owner_ref = r.owner_ref
+             cross join unnest($3::text[], $4::text[]) as a (asset_code, purpose)
+             on conflict (pot_id, asset_code, purpose) do nothing
+             returning account_id)
+         insert into balance (account_id, amount, may_go_negative)
+         select account_id, 0, false from opened",
+    )
+    .bind(owner.as_str())
+    .bind(owner_refs)
+    .bind(&assets)
+    .bind(&purposes)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -99,4 +99,11 @@ impl LedgerError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Database(_))
     }
+
+    /// True when the write lost a race with a concurrent writer (a deadlock, a serialization
+    /// failure, the same key posted at the same moment): running its transaction again re-reads
+    /// everything and may succeed.
+    pub fn lost_race(&self) -> bool {
+        matches!(self, Self::Database(error) if crate::posting::lost_race(error))
+    }
 }

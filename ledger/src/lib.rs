@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod chart;
+pub mod chunk;
 mod copy;
 mod digest;
 pub mod error;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod posting;
 pub mod progress;
 pub mod query;
+pub mod staged;
 pub mod testkit;
 pub mod verify;
 

@@ -758,7 +758,7 @@ async fn write_balances(
 
 /// True when the database's own guard refused a balance below zero: the optimistic bulk path
 /// then retries carefully to find and name the entry responsible.
-fn hit_overdraft_guard(error: &sqlx::Error) -> bool {
+pub(crate) fn hit_overdraft_guard(error: &sqlx::Error) -> bool {
     error
         .as_database_error()
         .is_some_and(|e| e.constraint() == Some("balance_not_negative"))
@@ -767,7 +767,7 @@ fn hit_overdraft_guard(error: &sqlx::Error) -> bool {
 /// True when a write failed only because a concurrent writer got there first, so running it
 /// again (which re-reads everything) is safe and may succeed: the same idempotency key posted
 /// concurrently, a deadlock or a serialization failure.
-fn lost_race(error: &sqlx::Error) -> bool {
+pub fn lost_race(error: &sqlx::Error) -> bool {
     const UNIQUE_VIOLATION: &str = "23505";
     const SERIALIZATION_FAILURE: &str = "40001";
     const DEADLOCK_DETECTED: &str = "40P01";

@@ -214,3 +214,58 @@ async fn a_worker_killed_during_allocation_is_replaced_and_nothing_doubles() {
 
 /// The harness's scenario: the small day (50 members buy three funds), dealt to settlement.
 pub type Harness = SmallDay<ExternalTradeWorkflow>;
+
+#[tokio::test]
+async fn awkward_amounts_and_a_partial_fill_are_allocated_exactly_by_the_rule() {
+    on_local_set(async {
+        // Amounts and a price whose shares never divide evenly, one of them dwarfing the rest,
+        // and an order filled only in part: the database's integer arithmetic must give each
+        // member exactly what `pro_rata` gives, refunds included.
+        let amounts = [
+            "0.01",
+            "0.02",
+            "0.03",
+            "1.00",
+            "333.33",
+            "999999.99",
+            "7.77",
+        ];
+        let dealing = Dealing::start(amounts.len(), monday()).await;
+        let worker = dealing.platform.spawn_worker("awkward");
+        let buys: Vec<(String, &str, Decimal)> = amounts
+            .iter()
+            .enumerate()
+            .map(|(i, amount)| (format!("m-{i}"), FUNDS[0], amount.parse().unwrap()))
+            .collect();
+        book_buys(dealing.ledger(), "awkward", &buys).await;
+        dealing.price(FUNDS[0], monday(), "3.333333").await;
+        dealing
+            .faults(&Faults {
+                partial_fill: "0.777777".parse().unwrap(),
+                ..Faults::default()
+            })
+            .await;
+        dealing.deal(monday()).await.unwrap();
+        assert_eq!(
+            assert_allocations_follow_the_rule(dealing.ledger(), monday()).await,
+            1
+        );
+        let refunded: Decimal =
+            sqlx::query_scalar("select sum(refunded) from member_trade where asset_code = $1")
+                .bind(FUNDS[0])
+                .fetch_one(dealing.ledger().pool())
+                .await
+                .unwrap();
+        assert!(
+            refunded > Decimal::ZERO,
+            "the partial fill refunded nothing"
+        );
+        assert_eq!(
+            internal_units(dealing.ledger()).await,
+            dealing.holdings().await
+        );
+        worker.stop().await;
+        dealing.finish().await;
+    })
+    .await;
+}

@@ -82,8 +82,13 @@ pub fn pro_rata(
         .collect()
 }
 
-/// `value` as a whole number of 10^-scale units; refuses rather than rounds.
-fn minor_units(value: Decimal, scale: u32, what: &'static str) -> Result<i128, AllocationError> {
+/// `value` in minor units of `scale` decimal places (`12.34` at 2 is 1234); refused if it has
+/// more decimals than that.
+pub fn minor_units(
+    value: Decimal,
+    scale: u32,
+    what: &'static str,
+) -> Result<i128, AllocationError> {
     let value = value.normalize();
     if value.scale() > scale {
         return Err(AllocationError::TooPrecise { what, value, scale });

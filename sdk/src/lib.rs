@@ -12,6 +12,7 @@
 //! - [`steps`]: the steps a process declares at the top of its file;
 //! - [`saga`]: compensations run in reverse when a process fails part-way;
 //! - [`activity_options`]: the `ledger`, `external` and `bulk` presets (and local ledger steps);
+//! - [`bulk`]: the bulk step, chunked, resumable, heartbeating its progress;
 //! - [`heartbeat`]: heartbeats around a long statement that cannot report progress;
 //! - [`failure`]: business rejections with stable codes, never retried;
 //! - [`temporal`]: connecting to Temporal with a bounded wait and a helpful error;
@@ -21,6 +22,7 @@
 pub mod activity_options;
 pub mod allocation;
 pub mod asset;
+pub mod bulk;
 pub mod failure;
 #[cfg(feature = "testkit")]
 pub mod harness;

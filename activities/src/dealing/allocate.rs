@@ -2,17 +2,13 @@
 //! rata of what each put in, with any unfilled part refunded the same way (DESIGN.md §3), in
 //! chunks; what rounding down left goes to the rounding pot.
 
-use acme_ledger::NewEntry;
-use acme_sdk::allocation::pro_rata;
+use acme_sdk::allocation::minor_units;
 use rust_decimal::Decimal;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use uuid::Uuid;
 
-use super::books::{
-    HouseAccounts, TradeAssets, allocation_failure, entry, member_metadata, non_zero, opened,
-    post_house_entry,
-};
-use super::chunks::{ChunkWork, Pass, for_each_chunk};
+use super::books::{HouseAccounts, TradeAssets, allocation_failure, post_house_entry};
+use super::chunks::{self, Allocating, Pass};
 use super::{Allocation, DealingActivities, actor};
 use crate::trade_book::member_trades::{self, Amount};
 use crate::trade_book::{MemberTransition, external_trades, trade_book_failure};
@@ -47,65 +43,38 @@ impl DealingActivities {
             .into());
         }
         let unfilled = trade.ordered_total - consumed;
+        let minor = |value, scale, what| {
+            minor_units(value, scale, what)
+                .map(|units| Decimal::from_i128_with_scale(units, 0))
+                .map_err(allocation_failure)
+        };
         let pass = Pass {
+            step: "allocate",
+            kind: "dealing.allocated",
             transition: MemberTransition::Price,
             amount: Amount::Ordered,
+            effective: trade.dealing_date,
             accounts: &[
                 (assets.ordered.clone(), "reserved"),
                 (assets.ordered.clone(), "available"),
                 (assets.delivered.clone(), "unsettled"),
             ],
+            // q = what the member put in: reserved[O] -= q, available[O] += refund,
+            // dealing[O] += q - refund; unsettled[V] += share, dealing[V] -= share.
+            legs: "(0::smallint, m0.account_id, -c.amount), (1, m1.account_id, c.refund),
+                   (2, house.h[1], c.amount - c.refund), (3, m2.account_id, c.share),
+                   (4, house.h[2], -c.share)",
+            house: vec![house.dealing_ordered, house.dealing_delivered],
+            allocation: Some(Allocating {
+                delivered_minor: minor(delivered, assets.delivered_scale, "delivered")?,
+                delivered_scale: assets.delivered_scale,
+                unfilled_minor: minor(unfilled, assets.ordered_scale, "unfilled")?,
+                ordered_scale: assets.ordered_scale,
+                ordered_total: trade.ordered_total,
+            }),
         };
         let actor = actor(ctx, &trade);
-        for_each_chunk(
-            &self.ledger,
-            ctx,
-            &actor,
-            &trade,
-            &pass,
-            |chunk, accounts| {
-                let put_in: Vec<Decimal> = chunk.iter().map(|t| t.amount).collect();
-                let shares = pro_rata(
-                    delivered,
-                    &put_in,
-                    trade.ordered_total,
-                    assets.delivered_scale,
-                )
-                .map_err(allocation_failure)?;
-                let refunds =
-                    pro_rata(unfilled, &put_in, trade.ordered_total, assets.ordered_scale)
-                        .map_err(allocation_failure)?;
-                let entries: Vec<NewEntry> = chunk
-                    .iter()
-                    .zip(accounts)
-                    .zip(shares.iter().zip(&refunds))
-                    .map(|((member_trade, member), (share, refund))| {
-                        let [reserved, available, unsettled] = opened(member)?;
-                        let q = member_trade.amount;
-                        let postings = non_zero(vec![
-                            (reserved, -q),
-                            (available, *refund),
-                            (house.dealing_ordered, q - *refund),
-                            (unsettled, *share),
-                            (house.dealing_delivered, -*share),
-                        ]);
-                        Ok(entry(
-                            &trade,
-                            None,
-                            &format!("allocate/{}", member_trade.trade_id),
-                            "dealing.allocated",
-                            postings,
-                            member_metadata(&member_trade.member_id, &member_trade.trade_id),
-                        ))
-                    })
-                    .collect::<Result<_, ActivityError>>()?;
-                Ok(ChunkWork {
-                    entries,
-                    allocation: Some((shares, refunds)),
-                })
-            },
-        )
-        .await?;
+        chunks::run(&self.ledger, ctx, &actor, &trade, &pass).await?;
         let (allocated, refunded, trades) = member_trades::allocated(pool, external_trade_id)
             .await
             .map_err(trade_book_failure)?;

@@ -8,7 +8,6 @@ use acme_sdk::{AssetCode, BusinessError, step_key};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use temporalio_sdk::activities::ActivityError;
-use uuid::Uuid;
 
 use super::{CUSTODIAN_POT, DEALING_POT, ExternalTrade, PROCESS, ROUNDING_POT, Side};
 use crate::ledger_failure;
@@ -138,32 +137,12 @@ pub(super) async fn post_house_entry(
     Ok(())
 }
 
-/// A member's accounts as opened by `open_pots_in_bulk`, in the order asked for.
-pub(super) fn opened<const N: usize>(
-    accounts: &[AccountId],
-) -> Result<[AccountId; N], ActivityError> {
-    <[AccountId; N]>::try_from(accounts).map_err(|_| {
-        anyhow::anyhow!(
-            "expected {N} accounts per member, the ledger opened {}",
-            accounts.len()
-        )
-        .into()
-    })
-}
-
 /// Postings with their zero legs left out (the ledger refuses zero legs).
 pub(super) fn non_zero(legs: Vec<(AccountId, Decimal)>) -> Vec<NewPosting> {
     legs.into_iter()
         .filter(|(_, amount)| !amount.is_zero())
         .map(|(account_id, amount)| NewPosting { account_id, amount })
         .collect()
-}
-
-pub(super) fn member_metadata(member_id: &str, trade_id: &Uuid) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("member_id".to_owned(), member_id.to_owned()),
-        ("trade_id".to_owned(), trade_id.to_string()),
-    ])
 }
 
 fn asset_code(code: &str) -> Result<AssetCode, ActivityError> {

@@ -2,10 +2,12 @@
 //! an external trade's life (priced, allocated, settled, or rejected and released).
 //!
 //! Every step is set-based SQL in chunks, keyed so that a retry or a crash repeats nothing:
-//! journal entries have keys `<external-trade workflow id>/<step>[/<member trade id>]` and their
-//! amounts are recomputed identically on a retry, so the ledger's idempotency turns a repeated
-//! chunk into a no-op; member trade statuses only move forward, by the trade book's named
-//! transitions ([`crate::trade_book`]), which own every query on the trade tables.
+//! allocate, settle and release are bulk steps (`acme_sdk::bulk`) whose chunks each commit the
+//! entries, the balances and the trades' moves in one transaction; journal entries have keys
+//! `<external-trade workflow id>/<step>[/<member trade id>]` and their amounts are computed
+//! identically on a retry, so the ledger's idempotency turns a repeated entry into a no-op;
+//! member trade statuses only move forward, by the trade book's named transitions
+//! ([`crate::trade_book`]), which own every query on the trade tables.
 //!
 //! How money moves (O = the ordered asset, cash for a buy and the fund for a sell; V = the
 //! delivered asset, the other one). `dealing` is ACME's clearing pot, `rounding` its residue pot,
@@ -20,8 +22,9 @@
 //!
 //! One file per step: [`close_day`] (aggregating), `pricing` (placed, priced), `allocate`,
 //! `settle` (settle and release), `check` (invariants 5 and 8); `chunks` is the one chunked pass
-//! over an external trade's member trades that allocate, settle and release share, and `books`
-//! the accounts and journal entries they post.
+//! over an external trade's member trades that allocate, settle and release share (entries
+//! staged and sealed in the database, `acme_ledger::staged`), and `books` the house accounts and
+//! the house entries.
 
 mod allocate;
 mod books;
@@ -57,7 +60,7 @@ pub const ROUNDING_POT: &str = "rounding";
 pub const CUSTODIAN_POT: &str = "custodian";
 /// The process name on the dealing book's journal entries.
 pub const PROCESS: &str = "external-trade";
-/// Member trades handled per statement and per journal batch.
+/// Member trades per chunk: per transaction of a bulk step.
 pub const CHUNK: i64 = 5_000;
 
 /// The workflow id of an external trade; also the prefix of its journal entries' keys.

@@ -8,9 +8,7 @@ use acme_sdk::AssetCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::postgres::PgArguments;
-use sqlx::query::Query;
-use sqlx::{PgPool, Postgres};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::transition::{CREATE, record_transitions};
@@ -158,8 +156,15 @@ pub async fn aggregate_chunk(
     .bind(dealing_date)
     .bind(cutoff)
     .bind(limit);
-    let moved = moving(query, transition, actor, pool).await?;
-    Ok(moved)
+    Ok(query
+        .bind(transition.from())
+        .bind(transition.to())
+        .bind(transition.name())
+        .bind(&actor.workflow_id)
+        .bind(&actor.who)
+        .execute(pool)
+        .await?
+        .rows_affected())
 }
 
 /// Which amount of a member trade a pass reads.
@@ -181,125 +186,107 @@ impl Amount {
     }
 }
 
-/// One member trade of an external trade, as the dealing passes read them.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct MemberLine {
-    pub trade_id: Uuid,
-    pub member_id: String,
-    pub amount: Decimal,
-}
-
-/// The first `limit` member trades of an external trade still in `status`, by trade id.
-pub async fn chunk(
-    pool: &PgPool,
+/// The chunk of member trades a dealing pass works on, in its transaction's `chunk_trade`
+/// table: `seq` (chunk order), `trade_id`, `member_id`, `amount` (per [`Amount`]) and the
+/// `share` and `refund` an allocation sets before [`move_chunk`] records them. The table is
+/// the connection's own and empties at commit.
+pub async fn take_chunk(
+    conn: &mut PgConnection,
     external_trade_id: Uuid,
     status: MemberTradeStatus,
     amount: Amount,
+    after: Option<Uuid>,
     limit: i64,
-) -> Result<Vec<MemberLine>, TradeBookError> {
-    let select = format!(
-        "select trade_id, member_id, {} as amount from member_trade
-         where external_trade_id = $1 and status = $2
-         order by trade_id limit $3",
-        amount.column()
-    );
-    Ok(sqlx::query_as(&select)
-        .bind(external_trade_id)
-        .bind(status)
-        .bind(limit)
-        .fetch_all(pool)
-        .await?)
-}
-
-/// `transition` for the trades `ids`, set-based; trades already moved (a repeat) are left as
-/// they are, a trade anywhere else refuses the transition. Returns how many moved.
-pub async fn transition(
-    pool: &PgPool,
-    actor: &Actor,
-    ids: &[Uuid],
-    transition: MemberTransition,
-) -> Result<u64, TradeBookError> {
-    let query = sqlx::query(concat!(
-        "with moved as (
-             update member_trade set status = $3
-             where trade_id = any($1) and status = $2
-             returning trade_id) ",
-        record_transitions!(),
-        "select 'member', trade_id, $2, $3, $4, $5, $6 from moved"
-    ))
-    .bind(ids);
-    let moved = moving(query, transition, actor, pool).await?;
-    refuse_strays(pool, ids, transition, moved).await?;
-    Ok(moved)
-}
-
-/// [`MemberTransition::Price`] for the trades `ids`, each with its allocation: `shares[i]` of
-/// the delivered asset and `refunds[i]` of the ordered asset. Repeats as [`transition`].
-pub async fn price(
-    pool: &PgPool,
-    actor: &Actor,
-    ids: &[Uuid],
-    shares: &[Decimal],
-    refunds: &[Decimal],
-) -> Result<u64, TradeBookError> {
-    let transition = MemberTransition::Price;
-    let query = sqlx::query(concat!(
-        "with moved as (
-             update member_trade t set status = $5, delivered = a.share, refunded = a.refund
-             from unnest($1::uuid[], $2::numeric[], $3::numeric[]) as a (trade_id, share, refund)
-             where t.trade_id = a.trade_id and t.status = $4
-             returning t.trade_id) ",
-        record_transitions!(),
-        "select 'member', trade_id, $4, $5, $6, $7, $8 from moved"
-    ))
-    .bind(ids)
-    .bind(shares)
-    .bind(refunds);
-    let moved = moving(query, transition, actor, pool).await?;
-    refuse_strays(pool, ids, transition, moved).await?;
-    Ok(moved)
-}
-
-/// Runs a set-based move whose last five parameters are the transition's from, to and name and
-/// the actor's workflow id and who, in that order; returns how many trades moved.
-async fn moving<'q>(
-    query: Query<'q, Postgres, PgArguments>,
-    transition: MemberTransition,
-    actor: &'q Actor,
-    pool: &PgPool,
-) -> Result<u64, TradeBookError> {
-    Ok(query
-        .bind(transition.from())
-        .bind(transition.to())
-        .bind(transition.name())
-        .bind(&actor.workflow_id)
-        .bind(&actor.who)
-        .execute(pool)
-        .await?
-        .rows_affected())
-}
-
-/// After a set-based move of `moved` of `ids`: if some did not move, they must already be where
-/// the transition leads (a repeat); one anywhere else is refused. Only costs a query on a
-/// shortfall, which a first run never has.
-async fn refuse_strays(
-    pool: &PgPool,
-    ids: &[Uuid],
-    transition: MemberTransition,
-    moved: u64,
-) -> Result<(), TradeBookError> {
-    if usize::try_from(moved).is_ok_and(|moved| moved >= ids.len()) {
-        return Ok(());
+) -> Result<Option<TakenChunk>, TradeBookError> {
+    let exists: bool = sqlx::query_scalar("select to_regclass('pg_temp.chunk_trade') is not null")
+        .fetch_one(&mut *conn)
+        .await?;
+    if !exists {
+        sqlx::query(
+            "create temp table chunk_trade (
+                 seq bigint primary key,
+                 trade_id uuid not null unique,
+                 member_id text not null,
+                 amount numeric not null,
+                 share numeric,
+                 refund numeric
+             ) on commit delete rows",
+        )
+        .execute(&mut *conn)
+        .await?;
     }
-    let stray: Option<(Uuid, MemberTradeStatus)> = sqlx::query_as(
-        "select trade_id, status from member_trade
-         where trade_id = any($1) and status <> $2 and status <> $3
-         order by trade_id limit 1",
-    )
-    .bind(ids)
+    // Keyset on (external trade, trade id), the index member_trade_external_trade; rows the
+    // status says are done are skipped, so a chunk repeated after a crash takes nothing twice.
+    let taken: (Vec<String>, Option<Uuid>) = sqlx::query_as(&format!(
+        "with taken as (
+             insert into chunk_trade (seq, trade_id, member_id, amount)
+             select row_number() over (order by trade_id), trade_id, member_id, {}
+             from (select trade_id, member_id, cash_amount, units, delivered from member_trade
+                   where external_trade_id = $1 and status = $2
+                     and ($3::uuid is null or trade_id > $3)
+                   order by trade_id limit $4) t
+             returning trade_id, member_id)
+         select coalesce(array_agg(member_id), '{{}}'), (array_agg(trade_id order by trade_id desc))[1]
+         from taken",
+        amount.column()
+    ))
+    .bind(external_trade_id)
+    .bind(status)
+    .bind(after)
+    .bind(limit)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(match taken {
+        (members, Some(last)) => Some(TakenChunk { last, members }),
+        _ => None,
+    })
+}
+
+/// What [`take_chunk`] took: up to where, and whose trades.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TakenChunk {
+    /// The chunk's last trade id: the next chunk starts after it.
+    pub last: Uuid,
+    /// The member of each trade taken.
+    pub members: Vec<String>,
+}
+
+/// Moves every trade of the chunk (see [`take_chunk`]) by `transition`, with its history;
+/// [`MemberTransition::Price`] also records each trade's `share` and `refund`. A trade of the
+/// chunk no longer where the transition starts refuses the whole move.
+pub async fn move_chunk(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    transition: MemberTransition,
+) -> Result<u64, TradeBookError> {
+    let allocation = if transition == MemberTransition::Price {
+        ", delivered = c.share, refunded = c.refund"
+    } else {
+        ""
+    };
+    let moved = sqlx::query(&format!(
+        "with moved as (
+             update member_trade t set status = $2{allocation}
+             from chunk_trade c
+             where t.trade_id = c.trade_id and t.status = $1
+             returning t.trade_id) {}
+         select 'member', trade_id, $1, $2, $3, $4, $5 from moved",
+        record_transitions!()
+    ))
     .bind(transition.from())
     .bind(transition.to())
-    .fetch_optional(pool)
+    .bind(transition.name())
+    .bind(&actor.workflow_id)
+    .bind(&actor.who)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let stray: Option<(Uuid, MemberTradeStatus)> = sqlx::query_as(
+        "select t.trade_id, t.status from chunk_trade c join member_trade t using (trade_id)
+         where t.status <> $1 order by c.seq limit 1",
+    )
+    .bind(transition.to())
+    .fetch_optional(&mut *conn)
     .await?;
     match stray {
         Some((trade_id, actual)) => Err(TradeBookError::Refused {
@@ -308,8 +295,24 @@ async fn refuse_strays(
             transition: transition.to_string(),
             actual: actual.to_string(),
         }),
-        None => Ok(()),
+        None => Ok(moved),
     }
+}
+
+/// How many of an external trade's member trades are in `status`.
+pub async fn count_in(
+    pool: &PgPool,
+    external_trade_id: Uuid,
+    status: MemberTradeStatus,
+) -> Result<u64, TradeBookError> {
+    let count: i64 = sqlx::query_scalar(
+        "select count(*) from member_trade where external_trade_id = $1 and status = $2",
+    )
+    .bind(external_trade_id)
+    .bind(status)
+    .fetch_one(pool)
+    .await?;
+    Ok(u64::try_from(count).unwrap_or(0))
 }
 
 /// What an external trade's member trades put in (their sum) and how many there are.

@@ -3,7 +3,10 @@
 
 use acme_activities::dealing::{external_trade_id, order_ref};
 use acme_activities::members::{FUNDS, NewMember, ensure_reference_data, onboard_members};
-use acme_activities::trade_book::{Actor, Side, external_trades, member_trades};
+use acme_activities::trade_book::member_trades::Amount;
+use acme_activities::trade_book::{
+    Actor, MemberTransition, Side, TradeBookError, external_trades, member_trades,
+};
 use acme_ledger::testkit::TestDatabase;
 use acme_sdk::AssetCode;
 use chrono::{Duration, NaiveDate, Utc};
@@ -85,4 +88,36 @@ pub async fn open_external_trade(pool: &PgPool) -> Uuid {
     .await
     .unwrap();
     external
+}
+
+/// Moves up to `limit` of `external`'s member trades after `after` by `transition`, as a
+/// dealing chunk does, in one transaction (an allocation gives each a share of 1 and no refund).
+/// Returns the chunk's last trade id and how many moved; `None` when none was left to take.
+pub async fn move_chunk(
+    pool: &PgPool,
+    actor: &Actor,
+    external: Uuid,
+    transition: MemberTransition,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Option<(Uuid, u64)>, TradeBookError> {
+    let mut tx = pool.begin().await?;
+    let Some(taken) = member_trades::take_chunk(
+        &mut tx,
+        external,
+        transition.from(),
+        Amount::Ordered,
+        after,
+        limit,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    sqlx::query("update chunk_trade set share = 1, refund = 0")
+        .execute(&mut *tx)
+        .await?;
+    let moved = member_trades::move_chunk(&mut tx, actor, transition).await?;
+    tx.commit().await?;
+    Ok(Some((taken.last, moved)))
 }

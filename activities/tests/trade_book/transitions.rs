@@ -2,6 +2,7 @@
 //! trade anywhere else is refused with a typed error and left as it was.
 
 use acme_activities::trade_book::external_trades::{self, Confirmed};
+use acme_activities::trade_book::member_trades::Amount;
 use acme_activities::trade_book::{
     ExternalTradeStatus, ExternalTransition, MemberTradeStatus, MemberTransition, Moved,
     TradeBookError, TradeKind, member_trades,
@@ -9,7 +10,7 @@ use acme_activities::trade_book::{
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::support::{actor, books, closed_day, monday};
+use crate::support::{actor, books, closed_day, monday, move_chunk};
 
 async fn member_status(pool: &sqlx::PgPool, trade_id: Uuid) -> MemberTradeStatus {
     sqlx::query_scalar("select status from member_trade where trade_id = $1")
@@ -95,61 +96,63 @@ async fn an_external_trade_moves_only_from_where_its_transition_starts() {
 }
 
 #[tokio::test]
-async fn member_trades_move_set_based_and_a_stray_one_refuses_the_move() {
+async fn member_trades_move_in_keyset_chunks_and_a_stray_one_refuses_the_move() {
     let db = books(3).await;
     let pool = db.ledger.pool();
-    let (trades, _) = closed_day(pool, 3).await;
+    let (mut trades, external) = closed_day(pool, 3).await;
+    trades.sort();
     let workflow = actor("external-trade/2026-11-23/GB00ACMEGLB1/buy");
 
-    // Aggregated trades cannot settle before they are priced.
-    let refused = member_trades::transition(pool, &workflow, &trades, MemberTransition::Settle)
+    // Aggregated trades are not where settling starts: a settle chunk takes nothing.
+    let settle = MemberTransition::Settle;
+    assert_eq!(
+        move_chunk(pool, &workflow, external, settle, None, 10)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A trade that moves elsewhere between the take and the move refuses the whole chunk.
+    let mut tx = pool.begin().await.unwrap();
+    let price = MemberTransition::Price;
+    member_trades::take_chunk(&mut tx, external, price.from(), Amount::Ordered, None, 10)
+        .await
+        .unwrap()
+        .unwrap();
+    sqlx::query("update member_trade set status = 'failed' where trade_id = $1")
+        .bind(trades[1])
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("update chunk_trade set share = 1, refund = 0")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let refused = member_trades::move_chunk(&mut tx, &workflow, price)
         .await
         .unwrap_err();
     assert!(
-        matches!(&refused, TradeBookError::Refused { kind: TradeKind::Member, actual, .. } if actual == "aggregated"),
+        matches!(&refused, TradeBookError::Refused { kind: TradeKind::Member, trade_id, actual, .. } if *trade_id == trades[1] && actual == "failed"),
         "{refused:?}"
     );
-    for trade in &trades {
+    drop(tx);
+    for trade in [trades[0], trades[2]] {
         assert_eq!(
-            member_status(pool, *trade).await,
+            member_status(pool, trade).await,
             MemberTradeStatus::Aggregated
         );
     }
 
-    // Two are priced; pricing all three then moves the third, and the repeat refuses nothing.
-    let shares = [Decimal::ONE, Decimal::ONE];
-    let refunds = [Decimal::ZERO, Decimal::ZERO];
-    let moved = member_trades::price(pool, &workflow, &trades[..2], &shares, &refunds)
-        .await
-        .unwrap();
-    assert_eq!(moved, 2);
-    let moved = member_trades::price(
-        pool,
-        &workflow,
-        &trades,
-        &[Decimal::ONE; 3],
-        &[Decimal::ZERO; 3],
-    )
-    .await
-    .unwrap();
-    assert_eq!(moved, 1);
-
-    // A trade released elsewhere refuses a settlement of the lot, which still settles the rest.
-    sqlx::query("update member_trade set status = 'failed' where trade_id = $1")
-        .bind(trades[0])
-        .execute(pool)
-        .await
-        .unwrap();
-    let refused = member_trades::transition(pool, &workflow, &trades, MemberTransition::Settle)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&refused, TradeBookError::Refused { trade_id, actual, .. } if *trade_id == trades[0] && actual == "failed"),
-        "{refused:?}"
-    );
+    // Keyset chunks of one: each takes the next trade still aggregated, skipping the failed one.
+    let first = move_chunk(pool, &workflow, external, price, None, 1).await;
+    assert_eq!(first.unwrap(), Some((trades[0], 1)));
+    let second = move_chunk(pool, &workflow, external, price, Some(trades[0]), 1).await;
+    assert_eq!(second.unwrap(), Some((trades[2], 1)));
+    let third = move_chunk(pool, &workflow, external, price, Some(trades[2]), 1).await;
+    assert_eq!(third.unwrap(), None);
     assert_eq!(
-        member_status(pool, trades[1]).await,
-        MemberTradeStatus::Settled
+        member_status(pool, trades[2]).await,
+        MemberTradeStatus::Priced
     );
     db.drop_database().await.unwrap();
 }

@@ -13,3 +13,4 @@ mod journal_protection;
 mod posting;
 mod properties;
 mod queries;
+mod staged;
