@@ -403,9 +403,10 @@ async fn first_overdraft(
     repeated_only: bool,
 ) -> Result<Option<LedgerError>, sqlx::Error> {
     let judged = if repeated_only {
-        "(select p.account_id from staged_posting p
-          join balance b on b.account_id = p.account_id and not b.may_go_negative
-          group by p.account_id having count(*) > 1 and min(p.amount) < 0)"
+        "(select r.account_id
+          from (select account_id from staged_posting
+                group by account_id having count(*) > 1 and min(amount) < 0) r
+          join balance b on b.account_id = r.account_id and not b.may_go_negative)"
     } else {
         "(select distinct account_id from staged_posting where amount < 0)"
     };

@@ -102,14 +102,17 @@ pub async fn run<S: Chunks>(
         .flatten()
         .filter(|previous: &Progress<S::Cursor>| previous.step == step);
     let extent = chunks.extent().await?;
+    // The step's own count of rows done where it can tell (rows in their "after" state), else
+    // what the previous attempt reported.
+    let done = extent.done.max(resumed.as_ref().map_or(0, |p| p.done));
     let mut progress = Progress {
         step: step.to_owned(),
-        done: extent.done,
+        done,
         total: extent.total,
         chunks: resumed.as_ref().map_or(0, |p| p.chunks),
         cursor: resumed.and_then(|p| p.cursor),
         attempt_started_at: Utc::now(),
-        done_at_attempt_start: extent.done,
+        done_at_attempt_start: done,
     };
     loop {
         let next = chunks.next(progress.cursor.as_ref());

@@ -7,6 +7,7 @@
 mod support;
 
 mod audit;
+mod chunk;
 mod batch;
 mod concurrency;
 mod journal_protection;
