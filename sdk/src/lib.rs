@@ -14,6 +14,7 @@
 //! - [`activity_options`]: the `ledger`, `external` and `bulk` presets (and local ledger steps);
 //! - [`heartbeat`]: heartbeats around a long statement that cannot report progress;
 //! - [`failure`]: business rejections with stable codes, never retried;
+//! - [`metrics`]: the platform's business metrics, one list, one registry (ADR 15);
 //! - [`temporal`]: connecting to Temporal with a bounded wait and a helpful error;
 //! - `testkit` (feature): a local Temporal server per test binary, workers on fresh queues, and
 //!   the `harness`'s fault injector.
@@ -26,6 +27,7 @@ pub mod failure;
 pub mod harness;
 pub mod heartbeat;
 pub mod ids;
+pub mod metrics;
 pub mod money;
 pub mod process;
 pub mod saga;

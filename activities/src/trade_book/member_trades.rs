@@ -268,7 +268,7 @@ async fn moving<'q>(
     actor: &'q Actor,
     pool: &PgPool,
 ) -> Result<u64, TradeBookError> {
-    Ok(query
+    let moved = query
         .bind(transition.from())
         .bind(transition.to())
         .bind(transition.name())
@@ -276,7 +276,9 @@ async fn moving<'q>(
         .bind(&actor.who)
         .execute(pool)
         .await?
-        .rows_affected())
+        .rows_affected();
+    acme_sdk::metrics::dealing_rows(transition.name(), moved);
+    Ok(moved)
 }
 
 /// After a set-based move of `moved` of `ids`: if some did not move, they must already be where
