@@ -9,7 +9,9 @@ and assertions on what Prometheus's HTTP API answers:
   temporal_worker_task_slots_available equals the slots the worker was given;
 - the trade book gauges are there for every kind and status (12 series);
 - every expression of the dashboards and every alert rule evaluates without error, and
-  Prometheus loaded every rule group.
+  Prometheus loaded every rule group;
+- the worker runs with ACME_LOG_FORMAT=json: every line of its log is a JSON object, and the
+  three refusals are there with their code as a field.
 
 Needs: the dev stack (source .acme/env), the acme-worker binary (path as argv[1]), and
 `prometheus` on PATH (ops/stack up installs it). Uses stdlib only; stops what it started.
@@ -147,6 +149,7 @@ def main():
                 "ACME_CALLBACK_SECRET": secrets.token_hex(32),
                 "ACME_MAX_EXTERNAL_ACTIVITIES": str(EXTERNAL_SLOTS),
                 "RUST_LOG": "warn",
+                "ACME_LOG_FORMAT": "json",
             }
         )
         LOGS["acme-worker"] = work / "worker.log"
@@ -177,6 +180,22 @@ def main():
                 get_status = e.code
             if get_status != 401:
                 fail(f"an unsigned callback got {get_status}, not 401")
+
+        def refusals_logged():
+            events = []
+            for line in Path(LOGS["acme-worker"]).read_text().splitlines():
+                if line.strip():
+                    try:
+                        events.append(json.loads(line))
+                    except json.JSONDecodeError:
+                        fail(f"a log line is not JSON: {line!r}")
+            refused = [e for e in events if e.get("code") == "callback.unauthenticated"]
+            return refused if len(refused) >= REFUSED_CALLBACKS else None
+
+        logged = wait_for("the refusals in the worker's JSON log", refusals_logged, procs)
+        if len(logged) != REFUSED_CALLBACKS or logged[0].get("level") != "WARN":
+            fail(f"refusals logged: {logged}, expected {REFUSED_CALLBACKS} WARN events")
+        print(f"scrape test: the worker's JSON log has the {REFUSED_CALLBACKS} refusals")
 
         (work / "prometheus.yml").write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"

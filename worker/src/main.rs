@@ -6,6 +6,7 @@
 use acme_custodian::messages::CallbackSecret;
 use acme_ledger::Ledger;
 use acme_sdk::TaskQueues;
+use acme_worker::logging::LogFormat;
 use acme_worker::metrics::TemporalExporter;
 use acme_worker::{Limits, WorkerConfig, Workers};
 use anyhow::Context as _;
@@ -43,19 +44,17 @@ struct Args {
     /// `temporal_*`) on this address, e.g. 0.0.0.0:9464; off when unset
     #[arg(long, env = "ACME_METRICS_LISTEN")]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// How the log is written: text lines, or one JSON object per line for a log collector
+    #[arg(long, env = "ACME_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(flatten)]
     limits: Limits,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let args = Args::parse();
+    acme_worker::logging::init(args.log_format);
     // Checked here, not by clap, whose error would print the refused secret.
     let callback_secret = args
         .callback_secret
