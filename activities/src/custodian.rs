@@ -65,14 +65,11 @@ impl CustodianActivities {
                 units: trade.ordered_total,
             },
         };
-        let response = self
+        let request = self
             .http
             .post(format!("{}/orders", self.base_url))
-            .json(&order)
-            .send()
-            .await
-            .map_err(unreachable_custodian)?;
-        let status: OrderStatus = read(response, &trade.order_ref).await?;
+            .json(&order);
+        let status = call("place_order", request, &trade.order_ref).await?;
         Ok(match status.status {
             OrderState::Rejected => Placement::Rejected {
                 reason: status.reason.unwrap_or_else(|| "no reason given".into()),
@@ -89,14 +86,40 @@ impl CustodianActivities {
         _ctx: ActivityContext,
         order_ref: String,
     ) -> Result<OrderStatus, ActivityError> {
-        let response = self
+        let request = self
             .http
-            .get(format!("{}/orders/{order_ref}", self.base_url))
-            .send()
-            .await
-            .map_err(unreachable_custodian)?;
-        read(response, &order_ref).await
+            .get(format!("{}/orders/{order_ref}", self.base_url));
+        call("order_status", request, &order_ref).await
     }
+}
+
+/// Sends `request` and reads the answer, recording the request in the custodian metrics
+/// (`acme_custodian_requests_total`, `acme_custodian_request_duration_seconds`).
+async fn call(
+    operation: &str,
+    request: reqwest::RequestBuilder,
+    order_ref: &str,
+) -> Result<OrderStatus, ActivityError> {
+    let started = std::time::Instant::now();
+    let (outcome, answer) = match request.send().await {
+        Err(error) => ("unreachable", Err(unreachable_custodian(error))),
+        Ok(response) => {
+            let status = response.status();
+            let answer = read(response, order_ref).await;
+            let outcome = match &answer {
+                Ok(_) => "ok",
+                // A coded, final refusal (4xx other than 429).
+                Err(_) if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS => {
+                    "refused"
+                }
+                // 5xx, 429, an unreadable reply: retried.
+                Err(_) => "error",
+            };
+            (outcome, answer)
+        }
+    };
+    acme_sdk::metrics::custodian_request(operation, outcome, started.elapsed());
+    answer
 }
 
 fn unreachable_custodian(error: reqwest::Error) -> ActivityError {

@@ -45,6 +45,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/admin/prices/{isin}/{date}", put(set_price))
         .route("/admin/orders/{order_ref}/reject", post(reject_order))
         .route("/admin/callbacks", get(callbacks))
+        .route("/metrics", get(crate::metrics::render))
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .with_state(shared)
 }
 

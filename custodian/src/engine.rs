@@ -251,6 +251,7 @@ async fn deliver_copy(
             Ok(response) => Ok(response.status().as_u16()),
             Err(error) => Err(chain(&error)),
         };
+        crate::metrics::callback_attempt(&outcome);
         let success = matches!(outcome, Ok(status) if (200..300).contains(&status));
         if !success {
             tracing::warn!(callback_id, attempt_no, ?outcome, "callback not accepted");

@@ -3,7 +3,7 @@
 //!
 //! Rooms: [`messages`] (the ISO 20022-shaped JSON both sides speak; the only module without the
 //! `server` feature), [`pricing`] and [`calendar`] (pure rules), and behind `server`: the
-//! database (`store`), the HTTP API (`api`), the background loops (`engine`) and [`Simulator`],
+//! database (`store`), the HTTP API (`api`), the background loops (`engine`), its `/metrics` (`metrics`) and [`Simulator`],
 //! which starts them all. The simulator keeps its own state in its own database, never the
 //! ledger's, and derives everything it does from that state, so it can be stopped at any point
 //! and started again.
@@ -18,6 +18,8 @@ pub mod calendar;
 mod engine;
 #[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
+mod metrics;
 #[cfg(feature = "server")]
 pub mod pricing;
 #[cfg(feature = "server")]

@@ -580,3 +580,44 @@ async fn callbacks_without_a_secret_to_sign_them_are_refused_at_start() {
     );
     db.drop_database().await.unwrap();
 }
+
+/// The count of `series` (name and labels, as printed) in the simulator's `/metrics`, 0 if absent.
+async fn metric(h: &Harness, series: &str) -> (u64, String) {
+    let text = h
+        .http
+        .get(h.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = text
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0);
+    (value, text)
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_never_by_order() {
+    let h = Harness::start().await;
+    let series =
+        r#"acme_custodian_sim_http_requests_total{code="404",route="/orders/{order_ref}"}"#;
+    let (before, _) = metric(&h, series).await;
+    for _ in 0..3 {
+        assert_eq!(
+            h.order_status_code("NO-SUCH-ORDER-METRICS").await,
+            StatusCode::NOT_FOUND
+        );
+    }
+    let (after, text) = metric(&h, series).await;
+    // Other tests in this binary share the counters, so at least ours were counted.
+    assert!(after >= before + 3, "{before} -> {after}:\n{text}");
+    assert!(!text.contains("NO-SUCH-ORDER-METRICS"), "{text}");
+    assert!(
+        text.contains("acme_custodian_sim_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    h.finish().await;
+}

@@ -118,6 +118,7 @@ impl Ledger {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        acme_sdk::metrics::ledger_written("single", 1, entry.postings.len());
         Ok(Posted {
             entry_id: EntryId(entry_id),
             replayed: false,
@@ -241,6 +242,11 @@ impl Ledger {
             }
         }
         tx.commit().await?;
+        acme_sdk::metrics::ledger_written(
+            "batch",
+            to_write.len(),
+            to_write.iter().map(|&i| entries[i].postings.len()).sum(),
+        );
         // Every first occurrence is now either written or a replay; a key repeated within the
         // batch is a replay of its first occurrence.
         first_of_key

@@ -95,6 +95,11 @@ pub async fn seal(conn: &mut PgConnection) -> Result<Sealed, LedgerError> {
                     .execute(&mut *conn)
                     .await?;
                 sealed.replayed = replayed;
+                acme_sdk::metrics::ledger_written(
+                    "staged",
+                    usize::try_from(sealed.entries).unwrap_or(usize::MAX),
+                    usize::try_from(sealed.postings).unwrap_or(usize::MAX),
+                );
                 return Ok(sealed);
             }
             Err(error) => {

@@ -15,6 +15,7 @@
 //! - [`bulk`]: the bulk step, chunked, resumable, heartbeating its progress;
 //! - [`heartbeat`]: heartbeats around a long statement that cannot report progress;
 //! - [`failure`]: business rejections with stable codes, never retried;
+//! - [`metrics`]: the platform's business metrics, one list, one registry (ADR 16);
 //! - [`temporal`]: connecting to Temporal with a bounded wait and a helpful error;
 //! - `testkit` (feature): a local Temporal server per test binary, workers on fresh queues, and
 //!   the `harness`'s fault injector.
@@ -28,6 +29,7 @@ pub mod failure;
 pub mod harness;
 pub mod heartbeat;
 pub mod ids;
+pub mod metrics;
 pub mod money;
 pub mod process;
 pub mod saga;

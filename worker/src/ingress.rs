@@ -7,6 +7,9 @@
 //! - a repeat (the workflow ignores it) or a callback for a trade already finished → 200, no-op;
 //! - Temporal unreachable → 503, so the custodian retries (and the workflow's polling covers
 //!   a callback that never arrives).
+//!
+//! Every callback is counted: `acme_callbacks_received_total{kind}` when acted on (or a repeat),
+//! `acme_callbacks_refused_total{reason}` when refused (on the worker's `/metrics`).
 
 use std::net::SocketAddr;
 
@@ -78,6 +81,7 @@ async fn receive(
         .is_some_and(|signature| callback_signature_holds(&ingress.secret, &body, signature));
     if !signed {
         return refuse(
+            "unauthenticated",
             StatusCode::UNAUTHORIZED,
             "callback.unauthenticated",
             format!(
@@ -87,13 +91,21 @@ async fn receive(
     }
     let callback: Callback = match serde_json::from_slice(&body) {
         Ok(callback) => callback,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, "callback.malformed", e.to_string()),
+        Err(e) => {
+            return refuse(
+                "malformed",
+                StatusCode::BAD_REQUEST,
+                "callback.malformed",
+                e.to_string(),
+            );
+        }
     };
     let order_ref = callback.order_ref().to_owned();
     let trade = match external_trades::by_order_ref(ingress.ledger.pool(), &order_ref).await {
         Ok(Some(trade)) => trade,
         Ok(None) => {
             return refuse(
+                "unknown_order",
                 StatusCode::NOT_FOUND,
                 "order.unknown",
                 format!("no external trade has order reference {order_ref:?}"),
@@ -102,6 +114,7 @@ async fn receive(
         // A trade the book cannot read (an unknown side, say) is not guessed at.
         Err(TradeBookError::Database(e)) => {
             return refuse(
+                "ledger_unavailable",
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ledger.unavailable",
                 e.to_string(),
@@ -109,6 +122,7 @@ async fn receive(
         }
         Err(e) => {
             return refuse(
+                "unreadable",
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "external_trade.unreadable",
                 e.to_string(),
@@ -123,6 +137,10 @@ async fn receive(
                 &trade.asset_code,
                 trade.side,
             ));
+    let kind = match &callback {
+        Callback::Priced { .. } => "priced",
+        Callback::Settled { .. } => "settled",
+    };
     let signalled = match callback {
         Callback::Priced { confirmation } => {
             handle
@@ -151,10 +169,17 @@ async fn receive(
         }
     };
     match signalled {
-        Ok(()) => StatusCode::ACCEPTED.into_response(),
+        Ok(()) => {
+            acme_sdk::metrics::callback(Ok(kind));
+            StatusCode::ACCEPTED.into_response()
+        }
         // The trade's run has finished: this callback repeats one it already acted on.
-        Err(WorkflowInteractionError::NotFound(_)) => StatusCode::OK.into_response(),
+        Err(WorkflowInteractionError::NotFound(_)) => {
+            acme_sdk::metrics::callback(Ok(kind));
+            StatusCode::OK.into_response()
+        }
         Err(e) => refuse(
+            "temporal_unavailable",
             StatusCode::SERVICE_UNAVAILABLE,
             "temporal.unavailable",
             e.to_string(),
@@ -162,7 +187,9 @@ async fn receive(
     }
 }
 
-fn refuse(status: StatusCode, code: &str, message: String) -> Response {
+/// Refuses a callback, counted in `acme_callbacks_refused_total{reason}`.
+fn refuse(reason: &str, status: StatusCode, code: &str, message: String) -> Response {
+    acme_sdk::metrics::callback(Err(reason));
     tracing::warn!(%status, code, message, "custodian callback refused");
     (
         status,

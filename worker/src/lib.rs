@@ -2,11 +2,15 @@
 //! queue): workflows, ledger activities, external calls. Workflows come from the catalog
 //! (`acme_workflows::register_workflows`) and activities from `acme_activities`'s own list
 //! (`register_ledger_activities`), so adding a process never edits this crate. The same assembly runs in `acme-worker` and in tests.
+//! [`ingress`] serves the custodian's callbacks, [`metrics`] the worker's `/metrics`, and
+//! [`logging`] sets the log's format.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub mod ingress;
+pub mod logging;
+pub mod metrics;
 
 use acme_activities::custodian::{CustodianActivities, DEFAULT_CUSTODIAN_URL};
 use acme_ledger::Ledger;
@@ -134,11 +138,14 @@ impl Workers {
         acme_activities::register_ledger_activities(&mut ledger_activities, ledger);
         let mut external_activities = options(&queues.external, config.limits.external_activities);
         external_activities.register_activities(CustodianActivities::new(&config.custodian_url)?);
-        if let Some(interceptor) = &config.activity_interceptor {
-            workflows.activity_inbound_interceptor(interceptor.clone());
-            ledger_activities.activity_inbound_interceptor(interceptor.clone());
-            external_activities.activity_inbound_interceptor(interceptor.clone());
-        }
+        // Every activity is timed and counted (`acme_activity_*`), around the caller's own
+        // interceptor if there is one.
+        let interceptor = ActivityInterceptor(Arc::new(metrics::ActivityMetrics::new(
+            config.activity_interceptor.clone(),
+        )));
+        workflows.activity_inbound_interceptor(interceptor.clone());
+        ledger_activities.activity_inbound_interceptor(interceptor.clone());
+        external_activities.activity_inbound_interceptor(interceptor);
         Ok(Self {
             workers: vec![
                 Worker::new(runtime, client.clone(), workflows)?,

@@ -6,11 +6,15 @@
 use acme_custodian::messages::CallbackSecret;
 use acme_ledger::Ledger;
 use acme_sdk::TaskQueues;
+use acme_worker::logging::LogFormat;
+use acme_worker::metrics::TemporalExporter;
 use acme_worker::{Limits, WorkerConfig, Workers};
 use anyhow::Context as _;
 use clap::Parser;
 use sqlx::postgres::PgPoolOptions;
+use temporalio_common::telemetry::TelemetryOptions;
 use temporalio_sdk::Runtime;
+use temporalio_sdk::runtime::RuntimeOptions;
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Debug, Parser)]
@@ -36,19 +40,21 @@ struct Args {
     /// are refused
     #[arg(long, env = "ACME_CALLBACK_SECRET", hide_env_values = true)]
     callback_secret: Option<String>,
+    /// Serve Prometheus metrics (`/metrics`: the platform's `acme_*` and the Temporal SDK's
+    /// `temporal_*`) on this address, e.g. 0.0.0.0:9464; off when unset
+    #[arg(long, env = "ACME_METRICS_LISTEN")]
+    metrics_listen: Option<std::net::SocketAddr>,
+    /// How the log is written: text lines, or one JSON object per line for a log collector
+    #[arg(long, env = "ACME_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(flatten)]
     limits: Limits,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let args = Args::parse();
+    acme_worker::logging::init(args.log_format);
     // Checked here, not by clap, whose error would print the refused secret.
     let callback_secret = args
         .callback_secret
@@ -65,7 +71,19 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("cannot connect to PostgreSQL at DATABASE_URL")?;
     let client = acme_sdk::temporal::connect().await?;
-    let runtime = Runtime::from_current_tokio(Default::default())?;
+    // The SDK's metrics go to its exporter only when metrics are served at all.
+    let exporter = match args.metrics_listen {
+        Some(_) => Some(TemporalExporter::start()?),
+        None => None,
+    };
+    let telemetry = TelemetryOptions::builder()
+        .maybe_metrics(exporter.as_ref().map(|e| e.meter.clone()))
+        .build();
+    let runtime_options = RuntimeOptions::builder()
+        .telemetry_options(telemetry)
+        .build()
+        .map_err(|e| anyhow::anyhow!("invalid Temporal runtime options: {e}"))?;
+    let runtime = Runtime::from_current_tokio(runtime_options)?;
     let config = WorkerConfig {
         queues: TaskQueues::new(&args.task_queue),
         identity: None,
@@ -85,6 +103,19 @@ async fn main() -> anyhow::Result<()> {
             let served = acme_worker::ingress::serve(listener, client, ledger, secret, stop);
             if let Err(e) = served.await {
                 tracing::error!("callback ingress stopped: {e}");
+            }
+        });
+    }
+    if let Some(address) = args.metrics_listen {
+        let listener = acme_worker::metrics::bind(address).await?;
+        tracing::info!(%address, "serving metrics on /metrics");
+        let router = acme_worker::metrics::router(exporter.as_ref(), Some(ledger.clone()));
+        tokio::spawn(async move {
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            if let Err(e) = acme_worker::metrics::serve(listener, router, stop).await {
+                tracing::error!("metrics endpoint stopped: {e}");
             }
         });
     }

@@ -156,7 +156,7 @@ pub async fn aggregate_chunk(
     .bind(dealing_date)
     .bind(cutoff)
     .bind(limit);
-    Ok(query
+    let moved = query
         .bind(transition.from())
         .bind(transition.to())
         .bind(transition.name())
@@ -164,7 +164,9 @@ pub async fn aggregate_chunk(
         .bind(&actor.who)
         .execute(pool)
         .await?
-        .rows_affected())
+        .rows_affected();
+    acme_sdk::metrics::dealing_rows(transition.name(), moved);
+    Ok(moved)
 }
 
 /// Which amount of a member trade a pass reads.
@@ -295,7 +297,10 @@ pub async fn move_chunk(
             transition: transition.to_string(),
             actual: actual.to_string(),
         }),
-        None => Ok(moved),
+        None => {
+            acme_sdk::metrics::dealing_rows(transition.name(), moved);
+            Ok(moved)
+        }
     }
 }
 

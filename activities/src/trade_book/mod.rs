@@ -10,11 +10,13 @@
 //! - [`member_trades`]: creating member trades, aggregating them, chunked reads and set-based
 //!   transitions;
 //! - [`external_trades`]: external trades, their transitions and what the CLI shows of them;
+//! - [`gauges`]: trades by kind and status, for the worker's metrics;
 //! - [`invariants`]: the trade-book side of the end-of-cycle check (invariants 5 and 8).
 //!
 //! The ledger's own tables (journal, balances, accounts) stay with `acme-ledger`.
 
 pub mod external_trades;
+pub mod gauges;
 pub mod invariants;
 pub mod member_trades;
 pub mod members;
