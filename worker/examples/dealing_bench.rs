@@ -90,7 +90,7 @@ async fn run(members: usize) -> anyhow::Result<()> {
             ..Faults::default()
         })
         .await;
-    let mut worker = dealing.platform.spawn_worker_process();
+    let mut worker = spawn_worker(&dealing)?;
     let worker_pid = worker.id().unwrap_or_default();
 
     let cycle = Instant::now();
@@ -248,6 +248,29 @@ async fn book_sells_in_bulk(
         tx.commit().await?;
     }
     Ok(u64::try_from(sellers.len())?)
+}
+
+/// Starts the `acme-worker` built beside this benchmark, as the end-to-end tests start one, so
+/// its memory is its own.
+fn spawn_worker(dealing: &Dealing) -> anyhow::Result<tokio::process::Child> {
+    let exe = std::env::current_exe()?;
+    let worker = exe
+        .parent()
+        .and_then(|examples| examples.parent())
+        .map(|profile| profile.join("acme-worker"))
+        .filter(|worker| worker.exists())
+        .ok_or_else(|| {
+            anyhow::anyhow!("no acme-worker beside {exe:?}: build it with --bin acme-worker")
+        })?;
+    let platform = &dealing.platform;
+    Ok(tokio::process::Command::new(worker)
+        .env("TEMPORAL_ADDRESS", platform.temporal.address())
+        .env("DATABASE_URL", platform.db.app_url())
+        .env("ACME_TASK_QUEUE", &platform.temporal.queues.workflows)
+        .env("ACME_CUSTODIAN_URL", &platform.custodian_url)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()?)
 }
 
 /// Waits until `expected` member trades match `condition`, however long that takes.
