@@ -305,3 +305,63 @@ pub async fn open_in_transaction(
     .await?;
     Ok(())
 }
+
+/// Makes sure this connection has the `staged_owner (owner_ref)` table that
+/// [`open_for_staged_owners`] reads: temporary, this connection's own, empty at every commit.
+pub async fn prepare_owners(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "create temp table if not exists staged_owner (owner_ref text primary key)
+         on commit delete rows",
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// [`open_in_transaction`] for every owner a query put in `staged_owner` (see
+/// [`prepare_owners`]): a bulk step opens the accounts of all its rows before its first chunk,
+/// with one anti-join per statement rather than a look-up per owner. Returns how many accounts
+/// it opened.
+pub async fn open_for_staged_owners(
+    conn: &mut PgConnection,
+    owner: OwnerKind,
+    accounts: &[(AssetCode, &str)],
+) -> Result<u64, LedgerError> {
+    let assets: Vec<&str> = accounts.iter().map(|(asset, _)| asset.as_str()).collect();
+    let purposes: Vec<&str> = accounts.iter().map(|(_, purpose)| *purpose).collect();
+    sqlx::query("analyze staged_owner")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "insert into pot (owner_kind, owner_ref)
+         select $1, s.owner_ref from staged_owner s
+         where not exists (select 1 from pot p where p.owner_kind = $1 and p.owner_ref = s.owner_ref)
+         on conflict (owner_kind, owner_ref) do nothing",
+    )
+    .bind(owner.as_str())
+    .execute(&mut *conn)
+    .await?;
+    let opened = sqlx::query(
+        "with opened as (
+             insert into account (pot_id, asset_code, purpose, may_go_negative)
+             select p.pot_id, a.asset_code, a.purpose, false
+             from staged_owner s
+             join pot p on p.owner_kind = $1 and p.owner_ref = s.owner_ref
+             cross join unnest($2::text[], $3::text[]) as a (asset_code, purpose)
+             where not exists (
+                 select 1 from account x
+                 where x.pot_id = p.pot_id and x.asset_code = a.asset_code
+                   and x.purpose = a.purpose)
+             on conflict (pot_id, asset_code, purpose) do nothing
+             returning account_id)
+         insert into balance (account_id, amount, may_go_negative)
+         select account_id, 0, false from opened",
+    )
+    .bind(owner.as_str())
+    .bind(&assets)
+    .bind(&purposes)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(opened)
+}

@@ -78,6 +78,10 @@ pub async fn prepare(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
 /// tables. On a rejection nothing of the batch is written (the caller's own statements in the
 /// transaction are left alone); the caller commits or rolls back.
 pub async fn seal(conn: &mut PgConnection) -> Result<Sealed, LedgerError> {
+    // Temporary tables have no statistics unless asked; every statement below joins them.
+    sqlx::query("analyze staged_entry, staged_posting")
+        .execute(&mut *conn)
+        .await?;
     if let Some(problem) = first_problem(conn).await? {
         return Err(problem.into_error());
     }

@@ -139,7 +139,10 @@ async fn run(members: usize) -> anyhow::Result<()> {
         allocated.as_secs_f64()
     );
     line("settled → units and cash available", settled.as_secs_f64());
-    line("end-of-cycle check (invariants 5, 8)", checked.as_secs_f64());
+    line(
+        "end-of-cycle check (invariants 5, 8)",
+        checked.as_secs_f64(),
+    );
     line("whole cycle", total.as_secs_f64());
     println!(
         "raw baselines, the same {postings} posting rows: COPY {copy:.1}s ({:.0} rows/s), INSERT … SELECT {insert_select:.1}s ({:.0} rows/s), their balances rebuilt {rebuild:.1}s",
@@ -268,7 +271,8 @@ fn spawn_worker(dealing: &Dealing) -> anyhow::Result<tokio::process::Child> {
         .env("DATABASE_URL", platform.db.app_url())
         .env("ACME_TASK_QUEUE", &platform.temporal.queues.workflows)
         .env("ACME_CUSTODIAN_URL", &platform.custodian_url)
-        .env("RUST_LOG", "warn")
+        // Its own warnings, not the database driver's slow-statement lines.
+        .env("RUST_LOG", "error,acme=warn")
         .kill_on_drop(true)
         .spawn()?)
 }

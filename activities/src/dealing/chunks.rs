@@ -1,16 +1,17 @@
 //! The one chunked pass over an external trade's member trades, shared by allocate, settle and
 //! release, as a bulk step (`acme_sdk::bulk`). Each chunk is one transaction, set-based from
 //! end to end: the trade book takes the next trades still where the pass's transition starts
-//! (keyset on trade id), the chunk opens its members' missing accounts, stages one journal entry
-//! per trade with an `INSERT … SELECT` (amounts computed in the database, exactly), the ledger
-//! seals them (`acme_ledger::staged`), and the trade book moves the trades on with their
-//! history. A chunk repeated after a crash takes only trades not moved yet; an entry key
+//! (keyset on trade id), the chunk stages one journal entry per trade with an `INSERT … SELECT`
+//! (amounts computed in the database, exactly; the members' accounts were opened for the whole
+//! trade before the first chunk), the trade book moves the trades on with their history, and
+//! the ledger seals the entries (`acme_ledger::staged`). A chunk repeated after a crash takes only trades not moved yet; an entry key
 //! already posted with the same content is a replay.
 
 use acme_ledger::chunk::ChunkTransaction;
 use acme_ledger::{AccountId, Ledger, LedgerError, OwnerKind, chart, staged};
 use acme_sdk::AssetCode;
 use acme_sdk::bulk::{self, Chunk, Chunks, Extent};
+use acme_sdk::heartbeat;
 use chrono::NaiveDate;
 use sqlx::PgConnection;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -72,8 +73,40 @@ pub(super) async fn run(
         pass,
         workflow_id: trade.workflow_id(),
     };
+    heartbeat::while_working(ctx, open_accounts(ledger, trade, pass)).await?;
     let progress = bulk::run(ctx, pass.step, chunks).await?;
     Ok(i64::try_from(progress.done).unwrap_or(i64::MAX))
+}
+
+/// Opens the accounts the pass posts to for every member of the trade that lacks them, in one
+/// set-based pass before the first chunk (chunks then only look accounts up). Planner
+/// statistics are refreshed after opening many, so the chunks' look-ups are planned for the
+/// table as it now is.
+async fn open_accounts(
+    ledger: &Ledger,
+    trade: &ExternalTrade,
+    pass: &Pass<'_>,
+) -> Result<(), ActivityError> {
+    /// Opening more accounts than this changes the tables enough to refresh the statistics.
+    const MANY: u64 = 50_000;
+    let mut tx = ledger.pool().begin().await.map_err(LedgerError::from)?;
+    chart::prepare_owners(&mut tx)
+        .await
+        .map_err(LedgerError::from)?;
+    member_trades::stage_members(&mut tx, trade.external_trade_id)
+        .await
+        .map_err(trade_book_failure)?;
+    let opened = chart::open_for_staged_owners(&mut tx, OwnerKind::Member, pass.accounts)
+        .await
+        .map_err(ledger_failure)?;
+    tx.commit().await.map_err(LedgerError::from)?;
+    if opened >= MANY {
+        ledger
+            .refresh_planner_statistics()
+            .await
+            .map_err(ledger_failure)?;
+    }
+    Ok(())
 }
 
 struct PassChunks<'a> {
@@ -138,8 +171,6 @@ impl PassChunks<'_> {
         let Some(taken) = taken else {
             return Ok(None);
         };
-        chart::open_in_transaction(conn, OwnerKind::Member, &taken.members, self.pass.accounts)
-            .await?;
         if let Some(rule) = &self.pass.allocation {
             allocate(conn, rule).await.map_err(LedgerError::from)?;
         }
@@ -152,7 +183,7 @@ impl PassChunks<'_> {
         tx.commit().await.map_err(LedgerError::from)?;
         Ok(Some(Chunk {
             last: taken.last,
-            rows: u64::try_from(taken.members.len()).unwrap_or(0),
+            rows: taken.rows,
         }))
     }
 

@@ -61,7 +61,7 @@ pub const CUSTODIAN_POT: &str = "custodian";
 /// The process name on the dealing book's journal entries.
 pub const PROCESS: &str = "external-trade";
 /// Member trades per chunk: per transaction of a bulk step.
-pub const CHUNK: i64 = 5_000;
+pub const CHUNK: i64 = 20_000;
 
 /// The workflow id of an external trade; also the prefix of its journal entries' keys.
 pub fn external_trade_workflow_id(date: NaiveDate, asset: &str, side: Side) -> String {

@@ -219,7 +219,7 @@ pub async fn take_chunk(
     }
     // Keyset on (external trade, trade id), the index member_trade_external_trade; rows the
     // status says are done are skipped, so a chunk repeated after a crash takes nothing twice.
-    let taken: (Vec<String>, Option<Uuid>) = sqlx::query_as(&format!(
+    let taken: (i64, Option<Uuid>) = sqlx::query_as(&format!(
         "with taken as (
              insert into chunk_trade (seq, trade_id, member_id, amount)
              select row_number() over (order by trade_id), trade_id, member_id, {}
@@ -227,9 +227,8 @@ pub async fn take_chunk(
                    where external_trade_id = $1 and status = $2
                      and ($3::uuid is null or trade_id > $3)
                    order by trade_id limit $4) t
-             returning trade_id, member_id)
-         select coalesce(array_agg(member_id), '{{}}'), (array_agg(trade_id order by trade_id desc))[1]
-         from taken",
+             returning trade_id)
+         select count(*), (array_agg(trade_id order by trade_id desc))[1] from taken",
         amount.column()
     ))
     .bind(external_trade_id)
@@ -238,10 +237,35 @@ pub async fn take_chunk(
     .bind(limit)
     .fetch_one(&mut *conn)
     .await?;
-    Ok(match taken {
-        (members, Some(last)) => Some(TakenChunk { last, members }),
-        _ => None,
-    })
+    let (rows, Some(last)) = taken else {
+        return Ok(None);
+    };
+    // The planner never sees a temporary table's statistics unless asked: without them it
+    // guesses the chunk's size and may scan the trade table for every chunk.
+    sqlx::query("analyze chunk_trade")
+        .execute(&mut *conn)
+        .await?;
+    Ok(Some(TakenChunk {
+        last,
+        rows: u64::try_from(rows).unwrap_or(0),
+    }))
+}
+
+/// Puts the member of every trade of an external trade in the ledger's `staged_owner` table
+/// (`acme_ledger::chart::prepare_owners`), for opening their accounts in one pass.
+pub async fn stage_members(
+    conn: &mut PgConnection,
+    external_trade_id: Uuid,
+) -> Result<u64, TradeBookError> {
+    Ok(sqlx::query(
+        "insert into staged_owner (owner_ref)
+         select distinct member_id from member_trade where external_trade_id = $1
+         on conflict (owner_ref) do nothing",
+    )
+    .bind(external_trade_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
 }
 
 /// What [`take_chunk`] took: up to where, and whose trades.
@@ -249,8 +273,8 @@ pub async fn take_chunk(
 pub struct TakenChunk {
     /// The chunk's last trade id: the next chunk starts after it.
     pub last: Uuid,
-    /// The member of each trade taken.
-    pub members: Vec<String>,
+    /// How many trades it took.
+    pub rows: u64,
 }
 
 /// Moves every trade of the chunk (see [`take_chunk`]) by `transition`, with its history;

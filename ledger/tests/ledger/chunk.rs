@@ -20,7 +20,10 @@ async fn a_second_chunk_of_the_same_step_waits_for_the_first() {
         ChunkTransaction::begin(pool, STEP),
     )
     .await;
-    assert!(waiting.is_err(), "a second chunk began while the first held the step");
+    assert!(
+        waiting.is_err(),
+        "a second chunk began while the first held the step"
+    );
     // Another step is not held up.
     let other = ChunkTransaction::begin(pool, "another/step").await.unwrap();
     other.commit().await.unwrap();

@@ -7,8 +7,8 @@
 mod support;
 
 mod audit;
-mod chunk;
 mod batch;
+mod chunk;
 mod concurrency;
 mod journal_protection;
 mod posting;
