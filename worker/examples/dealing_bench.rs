@@ -18,8 +18,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use dealing_support::{Dealing, FUNDS, book_buys, monday};
-use rust_decimal::Decimal;
+use acme_activities::seeding;
+use dealing_support::{Dealing, fixture_booking, member_seed, monday};
 use temporalio_client::WorkflowGetResultOptions;
 
 fn main() -> anyhow::Result<()> {
@@ -40,13 +40,16 @@ async fn run(members: usize) -> anyhow::Result<()> {
     );
     let ledger = dealing.ledger().clone();
     let started = Instant::now();
-    let buys: Vec<(String, &str, Decimal)> = (0..members)
-        .map(|i| {
-            let cash = Decimal::new(i64::try_from(10_000 + i % 90_000).unwrap_or(10_000), 2);
-            (format!("m-{i}"), FUNDS[i % 3], cash)
-        })
-        .collect();
-    book_buys(&ledger, "bench", &buys).await;
+    // Member m-<i> buys £100.00 + i % 90,000 pence of fund i % 3, in chunks (flat memory).
+    if let Some(last) = u64::try_from(members)?.checked_sub(1) {
+        seeding::seed_buys(
+            &ledger,
+            &member_seed(last),
+            &fixture_booking("bench"),
+            |_, _| {},
+        )
+        .await?;
+    }
     println!(
         "{members} buys booked (cash received and reserved, trades pending) in {:.1}s",
         started.elapsed().as_secs_f64()
