@@ -5,13 +5,14 @@ use std::time::Instant;
 use acme_activities::members::{
     MODEL_PORTFOLIOS, NewMember, ensure_reference_data, onboard_members,
 };
+use acme_activities::seeding::{self, Booking, Seed};
 use acme_activities::trade_book::{
     self,
     member_trades::{self, MemberTradeView},
 };
 use acme_ledger::query::AccountBalance;
 use acme_ledger::{Ledger, PotId};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -19,9 +20,6 @@ use crate::Outcome;
 use crate::connect::{self, AppDatabase, ReadonlyDatabase};
 use crate::output::{self, Format};
 use crate::progress::Progress;
-
-/// Members onboarded per statement when seeding.
-const SEED_CHUNK: u32 = 20_000;
 
 #[derive(Debug, Subcommand)]
 pub enum MemberCommand {
@@ -36,8 +34,12 @@ pub enum MemberCommand {
         #[command(flatten)]
         database: AppDatabase,
     },
-    /// Onboard N members named <prefix>-1 .. <prefix>-N (idempotent), for demos and benchmarks
-    #[command(after_help = "Example: acme member seed --count 100000 --portfolio balanced")]
+    /// Onboard N members named <prefix>-1 .. <prefix>-N and, with --buys, book a buy for each
+    /// (chunked, resumable: running it again writes nothing), for demos and benchmarks
+    #[command(
+        after_help = "Examples:\n  acme member seed --count 100000 --portfolio balanced\n  \
+        acme member seed --count 5000000 --buys      # the members and a pending buy each"
+    )]
     Seed(SeedArgs),
     /// A member: pot, model portfolio, balances and latest trades
     #[command(after_help = "Example: acme member show m-42 --output json")]
@@ -66,14 +68,39 @@ struct MemberView {
 
 #[derive(Debug, Args)]
 pub struct SeedArgs {
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=5_000_000))]
-    count: u32,
+    /// How many members: <prefix>-1 to <prefix>-<count>
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=5_000_000))]
+    count: u64,
     #[arg(long, default_value = "member")]
     prefix: String,
     #[arg(long, default_value = "balanced")]
     portfolio: String,
+    /// Also book one buy per member, as invest-cash leaves it: £100.00 to £999.99 received
+    /// from the bank and reserved (two journal entries) and a pending trade, in each fund in turn
+    #[arg(long)]
+    buys: bool,
+    /// The booked buys' origin is seed/<tag>/<member>/<fund>: the same tag books nothing new
+    #[arg(long, default_value = "seed", requires = "buys")]
+    tag: String,
+    /// Effective date of the booked entries [default: today]; resuming an interrupted seed on
+    /// another day needs the first run's date
+    #[arg(long, requires = "buys")]
+    date: Option<NaiveDate>,
+    /// Members (and buys) per chunk: one transaction each
+    #[arg(long, default_value_t = seeding::MEMBER_CHUNK,
+        value_parser = chunk_size)]
+    chunk: usize,
     #[command(flatten)]
     database: AppDatabase,
+}
+
+fn chunk_size(text: &str) -> Result<usize, String> {
+    let size: usize = text.parse().map_err(|e| format!("{e}"))?;
+    if (1..=seeding::CHUNK_MAX).contains(&size) {
+        Ok(size)
+    } else {
+        Err(format!("must be 1 to {}", seeding::CHUNK_MAX))
+    }
 }
 
 pub async fn run(command: MemberCommand) -> anyhow::Result<Outcome> {
@@ -191,28 +218,43 @@ async fn seed(args: SeedArgs) -> anyhow::Result<Outcome> {
     check_portfolio(&args.portfolio)?;
     let ledger = Ledger::new(connect::pool(&args.database.url, AppDatabase::SETTING, 2).await?);
     ensure_reference_data(&ledger).await?;
+    let mut seed = Seed::new(&args.prefix, args.count, Some(&args.portfolio));
+    seed.chunk = args.chunk;
     let started = Instant::now();
-    let progress = Progress::new("members seeded", u64::from(args.count));
-    let mut new = 0;
-    let mut from = 1;
-    while from <= args.count {
-        let to = args.count.min(from + SEED_CHUNK - 1);
-        let members: Vec<NewMember> = (from..=to)
-            .map(|n| NewMember {
-                member_id: format!("{}-{n}", args.prefix),
-                portfolio: Some(args.portfolio.clone()),
-            })
-            .collect();
-        new += onboard_members(&ledger, &members).await?;
-        progress.update(u64::from(to), u64::from(args.count));
-        from = to + 1;
-    }
+    let progress = Progress::new("members seeded", args.count);
+    let seeded = seeding::seed_members(&ledger, &seed, |done, total| {
+        progress.update(done, total);
+    })
+    .await;
     progress.finish();
-    ledger.refresh_planner_statistics().await?;
+    let seeded = seeded?;
     println!(
-        "{new} new members ({} asked) in {:.1}s",
+        "{} new members ({} asked) in {:.1}s",
+        seeded.new,
         args.count,
         started.elapsed().as_secs_f64()
     );
+    if args.buys {
+        let booking = Booking {
+            process: "seed".into(),
+            tag: args.tag.clone(),
+            effective_date: args.date.unwrap_or_else(|| Utc::now().date_naive()),
+        };
+        let started = Instant::now();
+        let progress = Progress::new("buys booked", args.count);
+        let booked = seeding::seed_buys(&ledger, &seed, &booking, |done, total| {
+            progress.update(done, total);
+        })
+        .await;
+        progress.finish();
+        let booked = booked?;
+        println!(
+            "{} new buys booked, cash received and reserved ({} asked, origin seed/{}/…) in {:.1}s",
+            booked.new,
+            args.count,
+            args.tag,
+            started.elapsed().as_secs_f64()
+        );
+    }
     Ok(Outcome::Done)
 }

@@ -262,7 +262,55 @@ impl Ledger {
             })
             .collect()
     }
+
+    /// Opens many pots of one owner kind, each with the same set of accounts, and returns how
+    /// many pots were new: the seeding path, which reads nothing back. When none of the pots
+    /// exists (a seed's first run) one statement inserts pots, accounts and zero balances, with
+    /// no conflict handling on accounts (a pot created in this statement cannot have any); when
+    /// some exist (a resumed or repeated seed), the get-or-create statements of
+    /// [`Ledger::open_pots_in_bulk`] complete them. Idempotent either way.
+    pub async fn open_new_pots(
+        &self,
+        owner: OwnerKind,
+        owner_refs: &[String],
+        accounts: &[(AssetCode, &str)],
+    ) -> Result<u64, LedgerError> {
+        let assets: Vec<&str> = accounts.iter().map(|(asset, _)| asset.as_str()).collect();
+        let purposes: Vec<&str> = accounts.iter().map(|(_, purpose)| *purpose).collect();
+        let mut tx = self.pool.begin().await?;
+        // Overdraft permission is never given in bulk: member accounts must not go negative.
+        let opened: i64 = sqlx::query_scalar(
+            "with new_pot as (
+                 insert into pot (owner_kind, owner_ref)
+                 select $1, owner_ref from unnest($2::text[]) as r (owner_ref)
+                 on conflict (owner_kind, owner_ref) do nothing
+                 returning pot_id),
+             new_account as (
+                 insert into account (pot_id, asset_code, purpose, may_go_negative)
+                 select p.pot_id, a.asset_code, a.purpose, false
+                 from new_pot p
+                 cross join unnest($3::text[], $4::text[]) as a (asset_code, purpose)
+                 returning account_id),
+             new_balance as (
+                 insert into balance (account_id, amount, may_go_negative)
+                 select account_id, 0, false from new_account)
+             select count(*) from new_pot",
+        )
+        .bind(owner.as_str())
+        .bind(owner_refs)
+        .bind(&assets)
+        .bind(&purposes)
+        .fetch_one(&mut *tx)
+        .await?;
+        let opened = u64::try_from(opened).unwrap_or(0);
+        if opened < u64::try_from(owner_refs.len()).unwrap_or(u64::MAX) {
+            open_in_transaction(&mut tx, owner, owner_refs, accounts).await?;
+        }
+        tx.commit().await?;
+        Ok(opened)
+    }
 }
+
 
 /// Opens `accounts` (asset, purpose) for each owner of `owner_refs`, with their pots, where
 /// missing, inside the caller's transaction: a bulk step's chunk opens its members' accounts in

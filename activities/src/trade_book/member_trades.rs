@@ -68,6 +68,69 @@ pub async fn create_sell(
         })
 }
 
+/// Creates pending trades of one side in bulk, row `i` being `amounts[i]` of `assets[i]` for
+/// `member_ids[i]`, created by the workflow `origins[i]` (its id is [`trade_id`] of that origin,
+/// and the history records the creation under it, done by `who`), all in one statement; trades
+/// that exist are left as they are. Returns how many were new. The path for seeding and
+/// booking by the million (`acme member seed --buys`); a member process creates its own trades
+/// with [`create_buys`] or [`create_sell`], which leave the same rows.
+pub async fn create_in_bulk(
+    pool: &PgPool,
+    who: &str,
+    side: Side,
+    origins: &[String],
+    member_ids: &[String],
+    assets: &[&str],
+    amounts: &[Decimal],
+) -> Result<u64, TradeBookError> {
+    let ids: Vec<Uuid> = origins
+        .iter()
+        .zip(assets)
+        .map(|(origin, asset)| {
+            Uuid::new_v5(
+                &TRADE_ID_NAMESPACE,
+                format!("{origin}/{side}/{asset}").as_bytes(),
+            )
+        })
+        .collect();
+    let created: i64 = sqlx::query_scalar(concat!(
+        "with created as (
+             insert into member_trade
+                 (trade_id, origin_workflow_id, member_id, asset_code, side, cash_amount, units)
+             select trade_id, origin, member_id, asset_code, $6,
+                    case when $6 = 'buy' then amount end, case when $6 = 'sell' then amount end
+             from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::numeric[])
+                 as t (trade_id, origin, member_id, asset_code, amount)
+             on conflict (trade_id) do nothing
+             returning trade_id, origin_workflow_id),
+         recorded as (",
+        record_transitions!(),
+        "select 'member', trade_id, null, 'pending', $7, origin_workflow_id, $8 from created)
+         select count(*) from created"
+    ))
+    .bind(&ids)
+    .bind(origins)
+    .bind(member_ids)
+    .bind(assets)
+    .bind(amounts)
+    .bind(side)
+    .bind(CREATE)
+    .bind(who)
+    .fetch_one(pool)
+    .await?;
+    Ok(u64::try_from(created).unwrap_or(0))
+}
+
+/// How many of these trades exist (by id), so a bulk booking can skip a chunk it has done.
+pub async fn count_existing(pool: &PgPool, trade_ids: &[Uuid]) -> Result<u64, TradeBookError> {
+    let count: i64 =
+        sqlx::query_scalar("select count(*) from member_trade where trade_id = any($1)")
+            .bind(trade_ids)
+            .fetch_one(pool)
+            .await?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 /// Creates the trades of one side and records their creation, in one statement: `amounts` are
 /// cash for a buy and units for a sell (DESIGN.md §3).
 async fn create(

@@ -47,6 +47,43 @@ pub async fn insert(
     Ok(inserted.rows_affected())
 }
 
+/// How many of these members are onboarded, so a seed can skip a chunk it has done.
+pub async fn count_existing(pool: &PgPool, member_ids: &[String]) -> Result<u64, TradeBookError> {
+    let count: i64 = sqlx::query_scalar("select count(*) from member where member_id = any($1)")
+        .bind(member_ids)
+        .fetch_one(pool)
+        .await?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// The `cash` accounts (`available`, `reserved`) of each member in `member_ids`, in that order;
+/// `None` for a member not onboarded (or without those accounts). One statement for a chunk of
+/// a bulk booking.
+pub async fn cash_accounts_in_bulk(
+    pool: &PgPool,
+    member_ids: &[String],
+    cash: &str,
+) -> Result<Vec<Option<(i64, i64)>>, TradeBookError> {
+    let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+        "select r.n, available.account_id, reserved.account_id
+         from unnest($1::text[]) with ordinality as r (member_id, n)
+         left join member m on m.member_id = r.member_id
+         left join account available on available.pot_id = m.pot_id
+             and available.asset_code = $2 and available.purpose = 'available'
+         left join account reserved on reserved.pot_id = m.pot_id
+             and reserved.asset_code = $2 and reserved.purpose = 'reserved'
+         order by r.n",
+    )
+    .bind(member_ids)
+    .bind(cash)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(_, available, reserved)| available.zip(reserved))
+        .collect())
+}
+
 /// The member, if onboarded.
 pub async fn find(pool: &PgPool, member_id: &str) -> Result<Option<Member>, TradeBookError> {
     Ok(sqlx::query_as(

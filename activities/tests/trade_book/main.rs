@@ -9,4 +9,5 @@ mod support;
 mod close;
 mod constraints;
 mod history;
+mod seeding;
 mod transitions;

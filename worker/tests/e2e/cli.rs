@@ -469,14 +469,19 @@ async fn set_up_seeding_selling_and_the_ledger_tour_run_against_a_real_stack() {
             setup.contains("AcmeProcess") && setup.contains("AcmeDealingDate"),
             "{setup}"
         );
-        let seeded = acme
-            .ok(&["member", "seed", "--count", "20", "--prefix", "s"])
-            .await;
+        // Seeded with a buy each, in chunks of 7 (the last one short); a second run writes
+        // nothing, and what the first booked verifies.
+        let seed = [
+            "member", "seed", "--count", "20", "--prefix", "s", "--buys", "--chunk", "7",
+        ];
+        let seeded = acme.ok(&seed).await;
         assert!(seeded.starts_with("20 new members (20 asked)"), "{seeded}");
-        let again = acme
-            .ok(&["member", "seed", "--count", "20", "--prefix", "s"])
-            .await;
+        assert!(seeded.contains("20 new buys booked"), "{seeded}");
+        let again = acme.ok(&seed).await;
         assert!(again.starts_with("0 new members (20 asked)"), "{again}");
+        assert!(again.contains("0 new buys booked"), "{again}");
+        assert_eq!(platform.count("journal_entry").await, 40);
+        acme.ok(&["ledger", "verify"]).await;
         let member = acme
             .json(&["member", "show", "s-20", "--output", "json"])
             .await;

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use acme_activities::dealing::{CUSTODIAN_POT, Side};
-use acme_activities::members::{BANK_POT, CASH};
-use acme_activities::trades::trade_id;
+use acme_activities::seeding::{self, Booking, Buy, Seed};
+use acme_activities::trade_book::member_trades;
 use acme_custodian::messages::{
     AdvanceClock, CallbackSecret, Faults, HoldingsStatement, PriceQuote, RejectOrder,
 };
@@ -40,6 +40,16 @@ fn patience_for(members: usize) -> Duration {
     Duration::from_secs(60) + per_member
 }
 
+/// Members `m-0` to `m-<last>` with the balanced portfolio, as [`Dealing::start`] seeds them.
+pub fn member_seed(last: u64) -> Seed {
+    Seed {
+        prefix: "m".into(),
+        numbers: 0..=last,
+        portfolio: Some("balanced".into()),
+        chunk: seeding::MEMBER_CHUNK,
+    }
+}
+
 pub fn callback_secret() -> CallbackSecret {
     CallbackSecret::new(CALLBACK_SECRET).unwrap()
 }
@@ -60,12 +70,12 @@ pub struct Dealing {
 
 impl Dealing {
     pub async fn start(members: usize, first_day: NaiveDate) -> Dealing {
-        let ids: Vec<String> = (0..members).map(|i| format!("m-{i}")).collect();
-        let with_portfolio: Vec<(&str, Option<&str>)> = ids
-            .iter()
-            .map(|id| (id.as_str(), Some("balanced")))
-            .collect();
-        let mut platform = Platform::start(&with_portfolio).await;
+        let mut platform = Platform::start(&[]).await;
+        if let Some(last) = u64::try_from(members).unwrap().checked_sub(1) {
+            seeding::seed_members(&platform.db.ledger, &member_seed(last), |_, _| {})
+                .await
+                .unwrap();
+        }
         let listener = ingress::bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let callback_url = format!(
             "http://{}{}",
@@ -277,42 +287,32 @@ impl Dealing {
 }
 
 /// Books member buys as invest-cash leaves them (cash received and reserved, a pending trade),
-/// set-based, so a test can deal for a thousand members without a thousand workflows.
+/// set-based and chunked through the library's bulk booking (`acme member seed --buys` runs the
+/// same), so a test can deal for a thousand members without a thousand workflows. Origins are
+/// `fixture/<tag>/<member>/<asset>`.
 pub async fn book_buys(ledger: &Ledger, tag: &str, buys: &[(String, &str, Decimal)]) {
-    let cash = AssetCode::parse(CASH).unwrap();
-    let members: Vec<String> = buys.iter().map(|(m, _, _)| m.clone()).collect();
-    let accounts = ledger
-        .open_pots_in_bulk(
-            OwnerKind::Member,
-            &members,
-            &[(cash.clone(), "available"), (cash.clone(), "reserved")],
-        )
-        .await
-        .unwrap();
-    let bank_pot = ledger
-        .open_pot(OwnerKind::External, BANK_POT)
-        .await
-        .unwrap();
-    let bank = ledger
-        .open_account(bank_pot, &cash, "available", true)
-        .await
-        .unwrap();
-    let mut entries = Vec::new();
-    for ((member, asset, amount), accounts) in buys.iter().zip(&accounts) {
-        let workflow_id = format!("fixture/{tag}/{member}/{asset}");
-        entries.push(fixture_entry(
-            &workflow_id,
-            "receive",
-            vec![(bank, -*amount), (accounts[0], *amount)],
-        ));
-        entries.push(fixture_entry(
-            &workflow_id,
-            "reserve",
-            vec![(accounts[0], -*amount), (accounts[1], *amount)],
-        ));
+    let booking = fixture_booking(tag);
+    let buys: Vec<Buy> = buys
+        .iter()
+        .map(|(member, asset, cash)| Buy {
+            member_id: member.clone(),
+            asset: AssetCode::parse(asset).unwrap(),
+            cash: *cash,
+        })
+        .collect();
+    for chunk in buys.chunks(seeding::BUY_CHUNK) {
+        seeding::book_buys(ledger, &booking, chunk).await.unwrap();
     }
-    ledger.post_batch(&entries).await.unwrap();
-    insert_trades(ledger, tag, Side::Buy, buys).await;
+}
+
+/// Where fixture bookings say they come from: `fixture/<tag>/...`, effective on no particular
+/// day.
+pub fn fixture_booking(tag: &str) -> Booking {
+    Booking {
+        process: "fixture".into(),
+        tag: tag.to_owned(),
+        effective_date: NaiveDate::default(),
+    }
 }
 
 /// Books member sells as sell-units leaves them (units reserved, a pending trade).
@@ -368,30 +368,18 @@ pub async fn insert_trades(
         .iter()
         .map(|(m, a, _)| format!("fixture/{tag}/{m}/{a}"))
         .collect();
-    // Ids as the member processes derive them, so the same fixture gives the same trades.
-    let ids: Vec<Uuid> = trades
-        .iter()
-        .zip(&origins)
-        .map(|((_, asset, _), origin)| trade_id(origin, side, &AssetCode::parse(asset).unwrap()))
-        .collect();
     let members: Vec<String> = trades.iter().map(|(m, _, _)| m.clone()).collect();
-    let assets: Vec<String> = trades.iter().map(|(_, a, _)| (*a).to_owned()).collect();
+    let assets: Vec<&str> = trades.iter().map(|(_, a, _)| *a).collect();
     let amounts: Vec<Decimal> = trades.iter().map(|(_, _, q)| *q).collect();
-    sqlx::query(
-        "insert into member_trade
-             (trade_id, origin_workflow_id, member_id, asset_code, side, cash_amount, units)
-         select id, origin, member, asset, $6,
-                case when $6 = 'buy' then amount end, case when $6 = 'sell' then amount end
-         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::numeric[])
-             as t (id, origin, member, asset, amount)",
+    member_trades::create_in_bulk(
+        ledger.pool(),
+        "fixture",
+        side,
+        &origins,
+        &members,
+        &assets,
+        &amounts,
     )
-    .bind(&ids)
-    .bind(&origins)
-    .bind(&members)
-    .bind(&assets)
-    .bind(&amounts)
-    .bind(side.as_str())
-    .execute(ledger.pool())
     .await
     .unwrap();
 }
