@@ -6,6 +6,7 @@
 //!   settlement and the compensation of a rejected trade;
 //! - [`ledger`]: posting journal entries (`ledger.post_entries`);
 //! - [`members`]: reference data, onboarding, and what a member's investment needs;
+//! - [`recon`]: reconciliation's records (statements as received, breaks, reports; ADR 17);
 //! - [`trade_book`]: the one owner of members, member and external trades and their status
 //!   history (every query and transition on those tables);
 //! - [`trades`]: creating member trades (`trades.create_buy_trades`, `trades.create_sell_trade`).
@@ -22,6 +23,7 @@ pub mod custodian;
 pub mod dealing;
 pub mod ledger;
 pub mod members;
+pub mod recon;
 pub mod trade_book;
 pub mod trades;
 
