@@ -2,6 +2,8 @@
 //! on the external task queue (a bulkhead), so a slow or failing custodian cannot starve ledger
 //! work. Orders are idempotent at the custodian by our order reference, so a retried placement
 //! never places twice; 5xx answers and timeouts are retried, a 4xx is a final, coded failure.
+//! Statements (`custodian.statement`) are fetched as received, bytes untouched, for
+//! reconciliation to store and parse (`crate::recon::statements`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +16,7 @@ use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use crate::dealing::{ExternalTrade, Side};
+use crate::recon::statements::StatementKind;
 
 /// The simulator's address on the dev stack.
 pub const DEFAULT_CUSTODIAN_URL: &str = "http://127.0.0.1:7400";
@@ -91,6 +94,67 @@ impl CustodianActivities {
             .get(format!("{}/orders/{order_ref}", self.base_url));
         call("order_status", request, &order_ref).await
     }
+
+    /// Fetches a statement (`semt.002` holdings, `camt.053` cash) as of a date, and returns its
+    /// body exactly as received: reconciliation digests and stores those bytes, so nothing here
+    /// parses or re-serialises them. Reads only; 5xx and timeouts are retried, a 4xx is final.
+    #[activity(name = "custodian.statement")]
+    pub async fn statement(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: StatementRequest,
+    ) -> Result<String, ActivityError> {
+        let path = match request.kind {
+            StatementKind::Holdings => "holdings",
+            StatementKind::CustodianCash => "cash",
+        };
+        let started = std::time::Instant::now();
+        let url = format!(
+            "{}/statements/{path}?as_of={}",
+            self.base_url, request.as_of
+        );
+        let (outcome, answer) = match self.http.get(url).send().await {
+            Err(error) => ("unreachable", Err(unreachable_custodian(error))),
+            Ok(response) => {
+                let status = response.status();
+                match response.text().await {
+                    Err(error) => ("error", Err(unreachable_custodian(error))),
+                    Ok(body) if status.is_success() => ("ok", Ok(body)),
+                    Ok(body)
+                        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS =>
+                    {
+                        (
+                            "error",
+                            Err(anyhow::anyhow!(
+                                "custodian answered {status} for a {path} statement: {body}"
+                            )
+                            .into()),
+                        )
+                    }
+                    Ok(body) => (
+                        "refused",
+                        Err(BusinessError::new(
+                            "custodian.statement_refused",
+                            format!(
+                                "{path} statement of {}: custodian answered {status}: {body}",
+                                request.as_of
+                            ),
+                        )
+                        .into()),
+                    ),
+                }
+            }
+        };
+        acme_sdk::metrics::custodian_request("statement", outcome, started.elapsed());
+        answer
+    }
+}
+
+/// Which statement to fetch, as of which date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementRequest {
+    pub kind: StatementKind,
+    pub as_of: chrono::NaiveDate,
 }
 
 /// Sends `request` and reads the answer, recording the request in the custodian metrics

@@ -6,6 +6,7 @@
 //!   settlement and the compensation of a rejected trade;
 //! - [`ledger`]: posting journal entries (`ledger.post_entries`);
 //! - [`members`]: reference data, onboarding, and what a member's investment needs;
+//! - [`recon`]: reconciliation's records (statements as received, breaks, reports; ADR 17);
 //! - [`seeding`]: numbered members and their buys by the million, chunked and resumable
 //!   (`acme member seed`, the dealing benchmark, tests);
 //! - [`trade_book`]: the one owner of members, member and external trades and their status
@@ -24,6 +25,7 @@ pub mod custodian;
 pub mod dealing;
 pub mod ledger;
 pub mod members;
+pub mod recon;
 pub mod seeding;
 pub mod trade_book;
 pub mod trades;

@@ -15,6 +15,7 @@ mod operator;
 mod output;
 mod process;
 mod progress;
+mod recon;
 mod run;
 mod runs;
 mod scaffold;
@@ -82,6 +83,9 @@ enum Command {
     /// The process catalog
     #[command(subcommand)]
     Process(process::ProcessCommand),
+    /// Reconciliation: run a date, see and work its breaks, read its report
+    #[command(subcommand)]
+    Recon(recon::ReconCommand),
     /// Sell units of a fund for a member (starts the sell-units process)
     Sell(sell::SellArgs),
     /// Members: onboard one, seed many, show one (pot, balances, trades)
@@ -132,6 +136,7 @@ async fn main() -> ExitCode {
         Command::Dealing(command) => dealing::run(command).await,
         Command::Invest(args) => invest::run(args).await,
         Command::Process(command) => process::run(command),
+        Command::Recon(command) => recon::run(command).await,
         Command::Sell(args) => sell::run(args).await,
         Command::Member(command) => member::run(command).await,
         Command::Temporal(command) => temporal::run(command).await,

@@ -59,6 +59,16 @@ impl Operator {
         &self.client
     }
 
+    /// Who is acting.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The application role's connection the audit log is written on.
+    pub fn audit(&self) -> &Ledger {
+        &self.audit
+    }
+
     /// Records `action` on `workflow_id` in the audit log, takes it, and records Temporal's
     /// answer. If the action cannot be recorded it is not taken. `detail` says what is sent.
     pub async fn act<T>(

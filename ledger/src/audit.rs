@@ -18,6 +18,10 @@ pub enum OperatorVerb {
     Terminate,
     /// Create or change a schedule (its id stands in the workflow id's place).
     Schedule,
+    /// Acknowledge a reconciliation break (its run's id stands in the workflow id's place).
+    Acknowledge,
+    /// Resolve a reconciliation break, with a reason.
+    Resolve,
 }
 
 impl OperatorVerb {
@@ -28,6 +32,8 @@ impl OperatorVerb {
             Self::Cancel => "cancel",
             Self::Terminate => "terminate",
             Self::Schedule => "schedule",
+            Self::Acknowledge => "acknowledge",
+            Self::Resolve => "resolve",
         }
     }
 
@@ -39,6 +45,8 @@ impl OperatorVerb {
             Self::Cancel => "cancelled",
             Self::Terminate => "terminated",
             Self::Schedule => "scheduled",
+            Self::Acknowledge => "acknowledged",
+            Self::Resolve => "resolved",
         }
     }
 }

@@ -311,7 +311,6 @@ impl Ledger {
     }
 }
 
-
 /// Opens `accounts` (asset, purpose) for each owner of `owner_refs`, with their pots, where
 /// missing, inside the caller's transaction: a bulk step's chunk opens its members' accounts in
 /// the transaction that posts to them. Overdraft permission is never given in bulk: member

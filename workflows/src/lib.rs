@@ -56,5 +56,6 @@ catalog![
     dealing_cycle::DealingCycle,
     external_trade::ExternalTradeWorkflow,
     invest_cash::InvestCash,
+    reconciliation::Reconciliation,
     sell_units::SellUnits,
 ];

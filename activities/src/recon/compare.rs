@@ -1,0 +1,425 @@
+//! The comparisons, set-based: positions are one aggregate over every member and house account
+//! of every fund against the holdings statement's lines (fast at millions of pots: one scan of the
+//! balances, no row leaves the database but one per fund); cash is the bank account's settlement
+//! movements against the custodian's cash statement, per order reference. What differs is
+//! classified here ([`BreakClass`]); [`super::breaks`] stores it.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgConnection;
+
+use super::statements::Imported;
+
+/// The ledger account cash is compared on: the bank account's movements from settlements.
+pub const CUSTODIAN_CASH: &str = "custodian-cash";
+/// The journal entry kind that moves a settled trade's cash between custodian and bank.
+const CASH_SETTLED: &str = "dealing.cash-settled";
+
+/// What kind of difference a break is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakClass {
+    /// They have it, we do not.
+    MissingOurs,
+    /// We have it, they do not.
+    MissingTheirs,
+    /// Units differ beyond what trades in flight explain.
+    QuantityMismatch,
+    /// Cash differs.
+    AmountMismatch,
+    /// Differs only by trades priced but not yet settled: expected to clear by a known date.
+    Timing,
+    /// A line appears more than once on one side.
+    Duplicate,
+}
+
+impl BreakClass {
+    pub const ALL: [BreakClass; 6] = [
+        Self::MissingOurs,
+        Self::MissingTheirs,
+        Self::QuantityMismatch,
+        Self::AmountMismatch,
+        Self::Timing,
+        Self::Duplicate,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingOurs => "missing_ours",
+            Self::MissingTheirs => "missing_theirs",
+            Self::QuantityMismatch => "quantity_mismatch",
+            Self::AmountMismatch => "amount_mismatch",
+            Self::Timing => "timing",
+            Self::Duplicate => "duplicate",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|class| class.as_str() == text)
+    }
+}
+
+/// Positions or cash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Position,
+    Cash,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Position => "position",
+            Self::Cash => "cash",
+        }
+    }
+}
+
+/// One difference, before it is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub scope: Scope,
+    /// The fund (positions) or the order reference (cash).
+    pub subject: String,
+    /// The fund, or [`CUSTODIAN_CASH`].
+    pub account: String,
+    pub class: BreakClass,
+    pub ours: Option<Decimal>,
+    pub theirs: Option<Decimal>,
+    pub evidence: serde_json::Value,
+    pub expected_clear_date: Option<NaiveDate>,
+}
+
+/// One compared line of the report: a fund, or an order reference on a cash account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compared {
+    pub subject: String,
+    pub account: String,
+    pub ours: Option<Decimal>,
+    pub theirs: Option<Decimal>,
+    /// `None` when matched, else the break's class.
+    pub class: Option<BreakClass>,
+}
+
+/// The outcome of one comparison.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub compared: Vec<Compared>,
+    pub findings: Vec<Finding>,
+}
+
+impl Comparison {
+    fn push(&mut self, compared: Compared, finding: Option<Finding>) {
+        self.compared.push(compared);
+        self.findings.extend(finding);
+    }
+}
+
+/// Units per fund over every member and house account against the holdings statement, as of
+/// `date`. Trades priced but not settled by `date` (units already in our pots for a buy, already
+/// gone for a sell, the custodian's holdings moving only at settlement) explain a difference as
+/// timing, expected to clear on their settlement date.
+pub async fn positions(
+    conn: &mut PgConnection,
+    date: NaiveDate,
+    holdings: &Imported,
+) -> Result<Comparison, sqlx::Error> {
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        String,
+        Option<Decimal>,
+        Option<Decimal>,
+        Option<i64>,
+        Option<Decimal>,
+        Option<NaiveDate>,
+        Option<serde_json::Value>,
+    )> = sqlx::query_as(
+        "with ours as (
+             select a.asset_code, sum(b.amount) as units
+             from balance b
+             join account a using (account_id)
+             join pot p using (pot_id)
+             join asset s on s.asset_code = a.asset_code
+             where p.owner_kind in ('member', 'house') and s.kind = 'fund'
+             group by a.asset_code
+             having sum(b.amount) <> 0),
+         theirs as (
+             select subject as asset_code, sum(quantity) as units, count(*) as lines
+             from recon_statement_line where statement_id = $1
+             group by subject),
+         in_flight as (
+             select asset_code,
+                    sum(case side when 'buy' then delivered else -consumed end) as units,
+                    max(settlement_date) as clears,
+                    jsonb_agg(order_ref order by order_ref) as orders
+             from external_trade
+             where status in ('priced', 'settled') and dealing_date <= $2
+               and (settlement_date is null or settlement_date > $2)
+             group by asset_code)
+         select asset_code, o.units, t.units, t.lines, f.units, f.clears, f.orders
+         from ours o full join theirs t using (asset_code)
+         left join in_flight f using (asset_code)
+         order by asset_code",
+    )
+    .bind(holdings.statement_id)
+    .bind(date)
+    .fetch_all(conn)
+    .await?;
+    let mut out = Comparison::default();
+    for (fund, ours, theirs, lines, in_flight, clears, orders) in rows {
+        let evidence = json!({
+            "statement_id": holdings.statement_id,
+            "statement_digest": holdings.digest,
+            "ours_units": ours,
+            "theirs_units": theirs,
+            "statement_lines": lines,
+            "in_flight_units": in_flight,
+            "in_flight_orders": orders,
+        });
+        let class = classify_position(ours, theirs, lines.unwrap_or(0), in_flight);
+        let finding = class.map(|class| Finding {
+            scope: Scope::Position,
+            subject: fund.clone(),
+            account: fund.clone(),
+            class,
+            ours,
+            theirs,
+            evidence,
+            expected_clear_date: if class == BreakClass::Timing {
+                clears
+            } else {
+                None
+            },
+        });
+        out.push(
+            Compared {
+                subject: fund.clone(),
+                account: fund,
+                ours,
+                theirs,
+                class,
+            },
+            finding,
+        );
+    }
+    Ok(out)
+}
+
+/// How a fund's units compare: `None` when they match.
+pub fn classify_position(
+    ours: Option<Decimal>,
+    theirs: Option<Decimal>,
+    statement_lines: i64,
+    in_flight: Option<Decimal>,
+) -> Option<BreakClass> {
+    if statement_lines > 1 {
+        return Some(BreakClass::Duplicate);
+    }
+    let in_flight = in_flight.unwrap_or_default();
+    match (ours, theirs) {
+        (None, None) => None,
+        (Some(ours), Some(theirs)) if ours == theirs => None,
+        (ours, theirs) if ours.unwrap_or_default() - in_flight == theirs.unwrap_or_default() => {
+            Some(BreakClass::Timing)
+        }
+        (None, Some(_)) => Some(BreakClass::MissingOurs),
+        (Some(_), None) => Some(BreakClass::MissingTheirs),
+        (Some(_), Some(_)) => Some(BreakClass::QuantityMismatch),
+    }
+}
+
+/// The bank account's settlement movements per order reference, effective by `date`, against the
+/// custodian's cash statement, line by line (`camt.053` says `+` paid to us, `-` taken from us;
+/// the bank mirror moves the other way). A statement line for a trade priced but not settled in
+/// our books by `date` is timing, expected to clear on its settlement date.
+pub async fn cash(
+    conn: &mut PgConnection,
+    date: NaiveDate,
+    statement: &Imported,
+) -> Result<Comparison, sqlx::Error> {
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        String,
+        Option<Decimal>,
+        Option<i64>,
+        Option<Decimal>,
+        Option<i64>,
+        Option<NaiveDate>,
+        Option<String>,
+        Option<NaiveDate>,
+    )> = sqlx::query_as(
+        "with bank as (
+             select a.account_id from account a join pot p using (pot_id)
+             where p.owner_kind = 'external' and p.owner_ref = 'bank' and a.asset_code = 'GBP'),
+         ours as (
+             select e.metadata ->> 'order_ref' as subject, -sum(po.amount) as amount,
+                    count(distinct e.entry_id) as entries
+             from posting po
+             join journal_entry e using (entry_id)
+             where po.account_id in (select account_id from bank)
+               and e.kind = $3 and e.effective_date <= $2
+             group by 1),
+         theirs as (
+             select subject, sum(quantity) as amount, count(*) as lines,
+                    min(booking_date) as booked
+             from recon_statement_line where statement_id = $1
+             group by subject)
+         select subject, o.amount, o.entries, t.amount, t.lines, t.booked, x.status,
+                x.settlement_date
+         from ours o full join theirs t using (subject)
+         left join external_trade x on x.order_ref = subject
+         order by subject",
+    )
+    .bind(statement.statement_id)
+    .bind(date)
+    .bind(CASH_SETTLED)
+    .fetch_all(conn)
+    .await?;
+    let mut out = Comparison::default();
+    for (order_ref, ours, entries, theirs, lines, booked, status, settles) in rows {
+        let class = classify_cash(
+            ours,
+            entries.unwrap_or(0),
+            theirs,
+            lines.unwrap_or(0),
+            status.as_deref(),
+        );
+        let evidence = json!({
+            "statement_id": statement.statement_id,
+            "statement_digest": statement.digest,
+            "ours_amount": ours,
+            "ours_entries": entries,
+            "theirs_amount": theirs,
+            "statement_lines": lines,
+            "booked": booked,
+            "trade_status": status,
+            "settlement_date": settles,
+        });
+        let finding = class.map(|class| Finding {
+            scope: Scope::Cash,
+            subject: order_ref.clone(),
+            account: CUSTODIAN_CASH.to_owned(),
+            class,
+            ours,
+            theirs,
+            evidence,
+            expected_clear_date: if class == BreakClass::Timing {
+                settles
+            } else {
+                None
+            },
+        });
+        out.push(
+            Compared {
+                subject: order_ref,
+                account: CUSTODIAN_CASH.to_owned(),
+                ours,
+                theirs,
+                class,
+            },
+            finding,
+        );
+    }
+    Ok(out)
+}
+
+/// How one order's cash compares: `None` when it matches. `trade_status` is our external trade's
+/// status, if we know the order reference at all.
+pub fn classify_cash(
+    ours: Option<Decimal>,
+    our_entries: i64,
+    theirs: Option<Decimal>,
+    statement_lines: i64,
+    trade_status: Option<&str>,
+) -> Option<BreakClass> {
+    if statement_lines > 1 || our_entries > 1 {
+        return Some(BreakClass::Duplicate);
+    }
+    match (ours, theirs) {
+        (None, None) => None,
+        (Some(ours), Some(theirs)) if ours == theirs => None,
+        (Some(_), Some(_)) => Some(BreakClass::AmountMismatch),
+        (Some(_), None) => Some(BreakClass::MissingTheirs),
+        (None, Some(_)) if trade_status == Some("priced") => Some(BreakClass::Timing),
+        (None, Some(_)) => Some(BreakClass::MissingOurs),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+
+    use super::{BreakClass, classify_cash, classify_position};
+
+    fn d(units: i64) -> Option<Decimal> {
+        Some(Decimal::from(units))
+    }
+
+    #[test]
+    fn positions_are_classified_by_what_differs() {
+        assert_eq!(classify_position(d(5), d(5), 1, None), None);
+        assert_eq!(classify_position(None, None, 0, None), None);
+        assert_eq!(
+            classify_position(d(5), d(5), 2, None),
+            Some(BreakClass::Duplicate)
+        );
+        assert_eq!(
+            classify_position(None, d(5), 1, None),
+            Some(BreakClass::MissingOurs)
+        );
+        assert_eq!(
+            classify_position(d(5), None, 0, None),
+            Some(BreakClass::MissingTheirs)
+        );
+        assert_eq!(
+            classify_position(d(6), d(5), 1, None),
+            Some(BreakClass::QuantityMismatch)
+        );
+        // A buy priced, not settled: our 7 are their 5 and 2 in flight.
+        assert_eq!(
+            classify_position(d(7), d(5), 1, d(2)),
+            Some(BreakClass::Timing)
+        );
+        assert_eq!(
+            classify_position(d(2), None, 0, d(2)),
+            Some(BreakClass::Timing)
+        );
+        // A sell priced, not settled: 3 left our pots, the custodian still holds them.
+        assert_eq!(
+            classify_position(d(2), d(5), 1, d(-3)),
+            Some(BreakClass::Timing)
+        );
+        assert_eq!(
+            classify_position(d(8), d(5), 1, d(2)),
+            Some(BreakClass::QuantityMismatch)
+        );
+    }
+
+    #[test]
+    fn cash_lines_are_classified_by_what_differs() {
+        assert_eq!(classify_cash(d(-10), 1, d(-10), 1, Some("settled")), None);
+        assert_eq!(
+            classify_cash(d(-10), 1, d(-11), 1, Some("settled")),
+            Some(BreakClass::AmountMismatch)
+        );
+        assert_eq!(
+            classify_cash(d(-10), 1, None, 0, Some("settled")),
+            Some(BreakClass::MissingTheirs)
+        );
+        assert_eq!(
+            classify_cash(None, 0, d(-10), 1, None),
+            Some(BreakClass::MissingOurs)
+        );
+        assert_eq!(
+            classify_cash(None, 0, d(-10), 1, Some("priced")),
+            Some(BreakClass::Timing)
+        );
+        assert_eq!(
+            classify_cash(d(-20), 1, d(-20), 2, Some("settled")),
+            Some(BreakClass::Duplicate)
+        );
+    }
+}

@@ -1,0 +1,322 @@
+//! The run and its daily report. [`reconcile`] compares positions and cash in one repeatable-read
+//! transaction (so the balances compared and the journal head published are one snapshot),
+//! stores the breaks, closes timing breaks that cleared, and appends the report: per fund and cash
+//! account what matched and what broke and why, totals, and the journal's head entry and hash. A
+//! report's digest covers its content, so a second run that finds the same stores nothing.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use sqlx::PgPool;
+
+use super::ReconError;
+use super::breaks::{self, break_id};
+use super::compare::{self, Compared, Comparison, Scope};
+use super::statements::Imported;
+
+/// What a run compares: the date and the statements imported for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconcile {
+    pub date: NaiveDate,
+    /// The run (`reconciliation/<date>`), recorded as the actor that closes timing breaks.
+    pub workflow_id: String,
+    pub holdings: Imported,
+    pub cash: Imported,
+}
+
+/// One section of the report: a scope's compared lines, and its totals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Section {
+    pub lines: Vec<ReportLine>,
+    pub matched: usize,
+    pub broken: usize,
+    pub ours_total: Decimal,
+    pub theirs_total: Decimal,
+}
+
+/// One compared line, with its break id if it broke.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportLine {
+    #[serde(flatten)]
+    pub compared: Compared,
+    pub break_id: Option<uuid::Uuid>,
+}
+
+/// The journal's head when the run compared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalHead {
+    pub entry_id: i64,
+    /// Hex.
+    pub hash: String,
+}
+
+/// The daily report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub date: NaiveDate,
+    pub holdings_statement: Imported,
+    pub cash_statement: Imported,
+    pub positions: Section,
+    pub cash: Section,
+    pub journal_head: JournalHead,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub date: NaiveDate,
+    pub matched: usize,
+    pub breaks: usize,
+    pub new_breaks: u64,
+    pub timing_cleared: u64,
+    pub report_id: i64,
+    /// False when the same report was already stored.
+    pub report_new: bool,
+    pub journal_head: JournalHead,
+}
+
+fn section(date: NaiveDate, scope: Scope, comparison: &Comparison) -> Section {
+    let lines: Vec<ReportLine> = comparison
+        .compared
+        .iter()
+        .map(|compared| ReportLine {
+            break_id: compared
+                .class
+                .map(|class| break_id(date, scope, &compared.subject, class)),
+            compared: compared.clone(),
+        })
+        .collect();
+    let broken = lines.iter().filter(|l| l.break_id.is_some()).count();
+    let total = |pick: fn(&Compared) -> Option<Decimal>| {
+        comparison
+            .compared
+            .iter()
+            .filter_map(pick)
+            .fold(Decimal::ZERO, |sum, value| sum + value)
+    };
+    Section {
+        matched: lines.len() - broken,
+        broken,
+        ours_total: total(|c| c.ours),
+        theirs_total: total(|c| c.theirs),
+        lines,
+    }
+}
+
+/// Runs the comparison of `request.date` and stores what it found (idempotent: a repeat with the
+/// same statements and books stores nothing new).
+pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, ReconError> {
+    for (statement, kind) in [
+        (
+            &request.holdings,
+            super::statements::StatementKind::Holdings,
+        ),
+        (
+            &request.cash,
+            super::statements::StatementKind::CustodianCash,
+        ),
+    ] {
+        if statement.as_of != request.date || statement.kind != kind {
+            return Err(ReconError::refused(
+                "recon.statement_mismatch",
+                format!(
+                    "statement {} is a {:?} of {}, not a {kind:?} of {}",
+                    statement.statement_id, statement.kind, statement.as_of, request.date
+                ),
+            ));
+        }
+    }
+    let mut tx = pool.begin().await?;
+    sqlx::query("set transaction isolation level repeatable read")
+        .execute(&mut *tx)
+        .await?;
+    let (entry_id, hash): (i64, Vec<u8>) =
+        sqlx::query_as("select last_entry_id, last_hash from journal_head")
+            .fetch_one(&mut *tx)
+            .await?;
+    let positions = compare::positions(&mut tx, request.date, &request.holdings).await?;
+    let cash = compare::cash(&mut tx, request.date, &request.cash).await?;
+    let mut new_breaks = breaks::record(&mut tx, request.date, &positions.findings).await?;
+    new_breaks += breaks::record(&mut tx, request.date, &cash.findings).await?;
+    let mut timing_cleared = breaks::clear_timing(
+        &mut tx,
+        request.date,
+        Scope::Position,
+        &positions.compared,
+        &request.workflow_id,
+    )
+    .await?;
+    timing_cleared += breaks::clear_timing(
+        &mut tx,
+        request.date,
+        Scope::Cash,
+        &cash.compared,
+        &request.workflow_id,
+    )
+    .await?;
+    let report = Report {
+        date: request.date,
+        holdings_statement: request.holdings.clone(),
+        cash_statement: request.cash.clone(),
+        positions: section(request.date, Scope::Position, &positions),
+        cash: section(request.date, Scope::Cash, &cash),
+        journal_head: JournalHead {
+            entry_id,
+            hash: hex::encode(&hash),
+        },
+    };
+    let mut report_json = serde_json::to_value(&report)
+        .map_err(|e| sqlx::Error::Protocol(format!("report does not serialize: {e}")))?;
+    // `new` says whether this run stored the statement; it is not part of what was found.
+    for key in ["holdings_statement", "cash_statement"] {
+        if let Some(statement) = report_json.get_mut(key).and_then(|s| s.as_object_mut()) {
+            statement.remove("new");
+        }
+    }
+    let digest: [u8; 32] = Sha256::digest(report_json.to_string().as_bytes()).into();
+    let text = render(&report);
+    let inserted: Option<i64> = sqlx::query_scalar(
+        "insert into recon_report (recon_date, digest, head_entry_id, head_hash, report,
+                                   report_text)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (recon_date, digest) do nothing returning report_id",
+    )
+    .bind(request.date)
+    .bind(digest.as_slice())
+    .bind(entry_id)
+    .bind(&hash)
+    .bind(&report_json)
+    .bind(&text)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let report_new = inserted.is_some();
+    let report_id = match inserted {
+        Some(id) => id,
+        None => {
+            sqlx::query_scalar(
+                "select report_id from recon_report where recon_date = $1 and digest = $2",
+            )
+            .bind(request.date)
+            .bind(digest.as_slice())
+            .fetch_one(&mut *tx)
+            .await?
+        }
+    };
+    tx.commit().await?;
+    Ok(Outcome {
+        date: request.date,
+        matched: report.positions.matched + report.cash.matched,
+        breaks: report.positions.broken + report.cash.broken,
+        new_breaks,
+        timing_cleared,
+        report_id,
+        report_new,
+        journal_head: report.journal_head,
+    })
+}
+
+fn figure(value: Option<Decimal>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// The report as an auditor reads it.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "ACME Master Trust: reconciliation of {}", report.date);
+    let _ = writeln!(
+        out,
+        "journal head at the time of the run: entry {} hash {}",
+        report.journal_head.entry_id, report.journal_head.hash
+    );
+    for (title, statement, section) in [
+        (
+            "Positions (units per fund, member and house pots against the custodian's semt.002)",
+            &report.holdings_statement,
+            &report.positions,
+        ),
+        (
+            "Cash (custodian-cash: bank settlement movements against the custodian's camt.053)",
+            &report.cash_statement,
+            &report.cash,
+        ),
+    ] {
+        let _ = writeln!(out, "\n{title}");
+        let _ = writeln!(
+            out,
+            "statement {} ({} lines, sha256 {})",
+            statement.statement_id, statement.lines, statement.digest
+        );
+        for line in &section.lines {
+            let verdict = match (&line.compared.class, &line.break_id) {
+                (Some(class), Some(id)) => format!("BREAK {} ({id})", class.as_str()),
+                _ => "matched".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<36} ours {:>20}  theirs {:>20}  {verdict}",
+                line.compared.subject,
+                figure(line.compared.ours),
+                figure(line.compared.theirs)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  totals: ours {} theirs {}; {} matched, {} broken",
+            section.ours_total, section.theirs_total, section.matched, section.broken
+        );
+    }
+    out
+}
+
+/// A stored report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredReport {
+    pub report_id: i64,
+    pub recon_date: NaiveDate,
+    pub head_entry_id: i64,
+    pub recorded_at: DateTime<Utc>,
+    pub report: serde_json::Value,
+    pub report_text: String,
+}
+
+/// The latest reports, newest first (`date`: of that date only).
+pub async fn latest(
+    pool: &PgPool,
+    date: Option<NaiveDate>,
+    limit: i64,
+) -> Result<Vec<StoredReport>, ReconError> {
+    let rows: Vec<(
+        i64,
+        NaiveDate,
+        i64,
+        DateTime<Utc>,
+        serde_json::Value,
+        String,
+    )> = sqlx::query_as(
+        "select report_id, recon_date, head_entry_id, recorded_at, report, report_text
+             from recon_report where ($1::date is null or recon_date = $1)
+             order by report_id desc limit $2",
+    )
+    .bind(date)
+    .bind(limit.clamp(1, 1_000))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(report_id, recon_date, head_entry_id, recorded_at, report, report_text)| {
+                StoredReport {
+                    report_id,
+                    recon_date,
+                    head_entry_id,
+                    recorded_at,
+                    report,
+                    report_text,
+                }
+            },
+        )
+        .collect())
+}

@@ -1,0 +1,174 @@
+//! `reconciliation`: a business date's books against the custodian. Fetches the custodian's
+//! holdings (`semt.002`) and cash (`camt.053`) statements as of the date, stores each as received
+//! (digest, lines), then compares, set-based, units per fund over every member and house pot
+//! with the holdings, and the bank account's settlement movements with the cash statement, order
+//! by order; stores classified breaks and the daily report with the journal's head (ADR 17).
+//!
+//! - Trigger: `acme recon run --date D` (workflow id `reconciliation/<date>`; a start while a
+//!   run of the date is open attaches to it, a later one runs again and stores nothing new if
+//!   nothing changed).
+//! - Outcome: counts of what matched and broke, the report's id and the journal head.
+//! - Failure: a malformed date fails with `date.invalid` before anything runs; a malformed
+//!   statement with `statement.malformed`, storing nothing. Nothing is compensated: statements
+//!   are records of what was received, and breaks and reports are append-only records.
+//! - Owner: the platform team (operations works the breaks with `acme recon`).
+
+use acme_activities::custodian::{CustodianActivities, StatementRequest};
+use acme_activities::recon::report::{Outcome, Reconcile};
+use acme_activities::recon::statements::StatementKind;
+use acme_activities::reconciliation::{ImportStatement, ReconciliationActivities};
+use acme_sdk::failure::fail_workflow;
+use acme_sdk::search::{self, SearchAttributeUpdate};
+use acme_sdk::{BusinessError, Process, Step, TaskQueues, WorkflowId, activity_options};
+use chrono::NaiveDate;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use temporalio_macros::{workflow, workflow_methods};
+use temporalio_sdk::{WorkflowContext, WorkflowResult};
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
+
+/// The process's stable name in Temporal. Never change it once deployed.
+pub const NAME: &str = "reconciliation";
+
+/// The steps, in order: what each runs, how its writes are keyed, and what undoes them.
+pub fn steps() -> Vec<Step> {
+    vec![
+        Step::reads("fetch-holdings", CustodianActivities::statement),
+        Step::reads("fetch-cash", CustodianActivities::statement),
+        Step::writes(
+            "import-holdings",
+            ReconciliationActivities::import_statement,
+            "statement sha256 digest",
+        )
+        .pivot("a statement is a record of what was received, kept as received, never undone"),
+        Step::writes(
+            "import-cash",
+            ReconciliationActivities::import_statement,
+            "statement sha256 digest",
+        ),
+        Step::writes(
+            "reconcile",
+            ReconciliationActivities::reconcile,
+            "break uuid5(<date>/<scope>/<subject>/<class>); report (<date>, content sha256)",
+        ),
+    ]
+}
+
+/// The workflow id of the run for a business date.
+pub fn workflow_id(date: &str) -> String {
+    format!("reconciliation/{date}")
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Input {
+    /// The business date to reconcile, `YYYY-MM-DD`: the statements are asked for as of it.
+    pub date: String,
+}
+
+#[workflow]
+#[derive(Default)]
+pub struct Reconciliation;
+
+impl Process for Reconciliation {
+    const NAME: &'static str = NAME;
+    const DESCRIPTION: &'static str = "Reconciles a business date: units per fund and settlement cash against the custodian's statements, stored as received, with classified breaks and a daily report";
+
+    fn business_key(input: &Input) -> String {
+        input.date.clone()
+    }
+
+    fn workflow_id(input: &Input) -> String {
+        workflow_id(&input.date)
+    }
+
+    fn search_attributes(input: &Input) -> Vec<SearchAttributeUpdate> {
+        vec![search::DEALING_DATE.value_set(input.date.clone())]
+    }
+
+    fn summary(input: &Input) -> String {
+        format!("reconcile {} against the custodian", input.date)
+    }
+
+    fn example() -> Input {
+        Input {
+            date: "2025-01-02".to_owned(),
+        }
+    }
+
+    fn steps() -> Vec<Step> {
+        steps()
+    }
+}
+
+#[workflow_methods]
+impl Reconciliation {
+    #[run(name = "reconciliation")]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<Outcome> {
+        let date = business_date(&input, ctx.workflow_id())?;
+        let queues = TaskQueues::of_workflow_queue(ctx.task_queue());
+        let mut imported = Vec::with_capacity(2);
+        for kind in [StatementKind::Holdings, StatementKind::CustodianCash] {
+            let body = ctx
+                .execute_activity(
+                    CustodianActivities::statement,
+                    StatementRequest { kind, as_of: date },
+                    activity_options::external(&queues),
+                )
+                .await
+                .map_err(fail_workflow)?;
+            imported.push((kind, body));
+        }
+        let mut statements = Vec::with_capacity(2);
+        for (kind, body) in imported {
+            let statement = ctx
+                .execute_activity(
+                    ReconciliationActivities::import_statement,
+                    ImportStatement {
+                        kind,
+                        as_of: date,
+                        body,
+                    },
+                    activity_options::ledger(&queues),
+                )
+                .await
+                .map_err(fail_workflow)?;
+            statements.push(statement);
+        }
+        let (Some(cash), Some(holdings)) = (statements.pop(), statements.pop()) else {
+            return Err(
+                BusinessError::new("recon.statement_missing", "a statement is missing").into(),
+            );
+        };
+        let request = Reconcile {
+            date,
+            workflow_id: ctx.workflow_id().to_owned(),
+            holdings,
+            cash,
+        };
+        let outcome = ctx
+            .execute_activity(
+                ReconciliationActivities::reconcile,
+                request,
+                activity_options::bulk(&queues),
+            )
+            .await
+            .map_err(fail_workflow)?;
+        Ok(outcome)
+    }
+}
+
+/// The date a run is for, checked to be a real `YYYY-MM-DD` and the run's own.
+fn business_date(input: &Input, workflow_id: &str) -> Result<NaiveDate, BusinessError> {
+    let text = &input.date;
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|date| date.to_string() == *text)
+        .ok_or_else(|| {
+            BusinessError::new("date.invalid", format!("date {text:?} must be YYYY-MM-DD"))
+        })?;
+    WorkflowId::of_run(self::workflow_id(text), workflow_id, text)?;
+    Ok(date)
+}
