@@ -295,7 +295,8 @@ async fn wait_for(ledger: &Ledger, condition: &str, expected: usize) {
         if count >= expected {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Each poll counts the whole trade table: often enough to time a phase of minutes.
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
