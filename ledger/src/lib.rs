@@ -2,7 +2,8 @@
 //! from it in the same transaction.
 //!
 //! Rooms: [`chart`] (assets, pots, accounts), [`posting`] (the only way money moves: `post` and
-//! the set-based `post_batch`), [`query`] (balances, statements, journals), [`verify`] (the
+//! the set-based `post_batch`; [`staged`] seals entries a query staged, for bulk steps, whose
+//! chunks commit in a [`chunk`] transaction), [`query`] (balances, statements, journals), [`verify`] (the
 //! tamper-evident hash chain), [`invariants`] (the design's invariants 1–3 as a report; both
 //! stream the journal in bounded pages and report [`progress`]) and [`audit`] (the operator
 //! audit log).
