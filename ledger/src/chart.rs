@@ -312,9 +312,9 @@ impl Ledger {
 }
 
 /// Opens `accounts` (asset, purpose) for each owner of `owner_refs`, with their pots, where
-/// missing, inside the caller's transaction: a bulk step's chunk opens its members' accounts in
-/// the transaction that posts to them. Overdraft permission is never given in bulk: member
-/// accounts must not go negative.
+/// missing, inside the caller's transaction (the get-or-create half of the bulk paths above, and
+/// of fixtures that open accounts in the transaction that posts to them). Overdraft permission
+/// is never given in bulk: member accounts must not go negative.
 pub async fn open_in_transaction(
     conn: &mut PgConnection,
     owner: OwnerKind,
