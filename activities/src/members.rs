@@ -189,11 +189,9 @@ impl MemberActivities {
             bank,
         }) = member
         else {
-            return Err(BusinessError::new(
-                "member.unknown",
-                format!("member {member_id:?} does not exist"),
-            )
-            .into());
+            // Failure messages reach Temporal unsealed (ADR 23): they never name the member,
+            // whom the run's sealed input names.
+            return Err(BusinessError::new("member.unknown", "the member does not exist").into());
         };
         let accounts = CashAccounts {
             member_id,
@@ -230,7 +228,7 @@ impl MemberActivities {
         let Some(portfolio) = portfolio else {
             return Err(BusinessError::new(
                 "member.no_model_portfolio",
-                format!("member {member_id:?} has no model portfolio to invest by"),
+                "the member has no model portfolio to invest by",
             )
             .into());
         };
@@ -270,11 +268,7 @@ impl MemberActivities {
             .await
             .map_err(trade_book_failure)?;
         if !known {
-            return Err(BusinessError::new(
-                "member.unknown",
-                format!("member {:?} does not exist", request.member_id),
-            )
-            .into());
+            return Err(BusinessError::new("member.unknown", "the member does not exist").into());
         }
         let fund: Option<(String, i16)> = sqlx::query_as(
             "select asset_code, scale from asset where asset_code = $1 and kind = 'fund'",

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use acme_sdk::Waiting;
 use acme_sdk::bulk;
+use acme_sdk::codec::{self, PayloadKeys};
 use acme_sdk::process::STATUS_QUERY;
 use acme_sdk::search;
 use anyhow::Context as _;
@@ -17,6 +18,7 @@ use temporalio_client::{
     Client, UntypedWorkflow, WorkflowDescribeOptions, WorkflowExecutionDescription,
     WorkflowExecutionStatus, WorkflowHandle, WorkflowListOptions,
 };
+use temporalio_common::protos::temporal::api::common::v1::Payload;
 use temporalio_common::protos::temporal::api::enums::v1::PendingActivityState;
 
 use crate::Outcome;
@@ -225,7 +227,7 @@ pub async fn describe(args: DescribeArgs) -> anyhow::Result<Outcome> {
 
 pub async fn list(args: ListArgs) -> anyhow::Result<Outcome> {
     let client = temporal::connect().await?;
-    let query = visibility_query(&args.filter, args.status);
+    let query = visibility_query(&args.filter, args.status, PayloadKeys::from_env()?.as_ref());
     let runs = find_runs(&client, &query, Some(args.limit)).await?;
     let listing = Listing {
         ui: temporal::ui_search_link(&query)?,
@@ -254,7 +256,11 @@ pub async fn list(args: ListArgs) -> anyhow::Result<Outcome> {
 
 pub async fn stuck(args: StuckArgs) -> anyhow::Result<Outcome> {
     let client = temporal::connect().await?;
-    let query = visibility_query(&args.filter, Some(RunStatus::Running));
+    let query = visibility_query(
+        &args.filter,
+        Some(RunStatus::Running),
+        PayloadKeys::from_env()?.as_ref(),
+    );
     // Visibility lists newest first; the oldest runs are the likeliest to be stuck, so the
     // whole listing is read (ids and times only) and the oldest are examined.
     let mut running = find_runs(&client, &query, None).await?;
@@ -441,7 +447,7 @@ impl Description {
                     .heartbeat_details
                     .as_ref()
                     .and_then(|details| details.payloads.first())
-                    .and_then(|payload| bulk_progress(&payload.data, Utc::now())),
+                    .and_then(|payload| bulk_progress(payload, Utc::now())),
             })
             .collect();
         Description {
@@ -476,9 +482,12 @@ pub async fn running_bulk_step(client: &Client, workflow_id: &str) -> Option<Str
 }
 
 /// A bulk step's heartbeat, as one line: `allocate 350000/1000000 (35%), 12000/s, ETA 54s`.
-/// `None` for heartbeats that are not a bulk step's progress.
-pub fn bulk_progress(heartbeat: &[u8], now: DateTime<Utc>) -> Option<String> {
-    let progress: bulk::Progress<serde_json::Value> = serde_json::from_slice(heartbeat).ok()?;
+/// `None` for heartbeats that are not a bulk step's progress, or that are sealed with a key
+/// this shell does not hold (`ACME_PAYLOAD_KEYS`).
+pub fn bulk_progress(heartbeat: &Payload, now: DateTime<Utc>) -> Option<String> {
+    let heartbeat = codec::open(PayloadKeys::from_env().ok()?.as_ref(), heartbeat.clone()).ok()?;
+    let progress: bulk::Progress<serde_json::Value> =
+        serde_json::from_slice(&heartbeat.data).ok()?;
     let percent = (progress.done * 100)
         .checked_div(progress.total)
         .unwrap_or(100);
@@ -526,17 +535,31 @@ async fn find_runs(
 }
 
 /// The visibility query for a filter: our search attributes, status and start time, ANDed.
-pub fn visibility_query(filter: &RunFilter, status: Option<RunStatus>) -> String {
+pub fn visibility_query(
+    filter: &RunFilter,
+    status: Option<RunStatus>,
+    keys: Option<&PayloadKeys>,
+) -> String {
     let mut clauses = Vec::new();
     for (key, value) in [
         (search::PROCESS, &filter.process),
-        (search::MEMBER, &filter.member),
         (search::DEALING_DATE, &filter.date),
         (search::ASSET, &filter.asset),
     ] {
         if let Some(value) = value {
             clauses.push(format!("{} = {}", key.name(), quoted(value)));
         }
+    }
+    if let Some(member) = &filter.member {
+        // Runs started while payloads are sealed carry the member's pseudonym under the key of
+        // the day (`acme_sdk::codec`); runs started before, the id itself.
+        let mut values = keys.map_or_else(Vec::new, |keys| keys.member_pseudonyms(member));
+        values.push(member.clone());
+        let values: Vec<String> = values.iter().map(|v| quoted(v)).collect();
+        clauses.push(match values.as_slice() {
+            [value] => format!("{} = {value}", search::MEMBER.name()),
+            _ => format!("{} IN ({})", search::MEMBER.name(), values.join(", ")),
+        });
     }
     if let Some(status) = status {
         clauses.push(format!("ExecutionStatus = '{}'", status.visibility_name()));
@@ -574,9 +597,31 @@ mod tests {
             older_than: None,
         };
         assert_eq!(
-            visibility_query(&filter, Some(RunStatus::Running)),
+            visibility_query(&filter, Some(RunStatus::Running), None),
             "AcmeProcess = 'external-trade' AND AcmeDealingDate = '2026-11-23' \
              AND AcmeAsset = 'O\\'Brien' AND ExecutionStatus = 'Running'"
+        );
+    }
+
+    #[test]
+    fn a_member_is_found_by_its_id_and_its_pseudonym_under_every_key() {
+        let keys = PayloadKeys::parse(&format!(
+            "{},{}",
+            PayloadKeys::generate("new"),
+            PayloadKeys::generate("old")
+        ))
+        .unwrap();
+        let filter = RunFilter {
+            process: None,
+            member: Some("M-7".into()),
+            date: None,
+            asset: None,
+            older_than: None,
+        };
+        let [new, old] = <[String; 2]>::try_from(keys.member_pseudonyms("M-7")).unwrap();
+        assert_eq!(
+            visibility_query(&filter, None, Some(&keys)),
+            format!("AcmeMemberId IN ('{new}', '{old}', 'M-7') AND AcmeProcess IS NOT NULL")
         );
     }
 

@@ -3,6 +3,7 @@
 
 mod audit;
 mod business_day;
+mod codec_server;
 mod connect;
 mod db;
 mod dealing;

@@ -1,4 +1,5 @@
-//! Temporal from the CLI: the shared connection, links into the UI, and `acme temporal setup`.
+//! Temporal from the CLI: the shared connection, links into the UI, `acme temporal setup` and
+//! `acme temporal codec-server`.
 
 use acme_sdk::TaskQueues;
 use anyhow::Context as _;
@@ -11,6 +12,9 @@ pub enum TemporalCommand {
     /// Register ACME's search attributes in the namespace (harmless to repeat). `ops/stack up`
     /// runs it; run it once against any new Temporal cluster or namespace.
     Setup,
+    /// Serve Temporal's remote codec protocol with this shell's payload keys
+    /// (`ACME_PAYLOAD_KEYS`), so the Temporal UI shows you decrypted payloads
+    CodecServer(crate::codec_server::CodecServerArgs),
 }
 
 pub async fn run(command: TemporalCommand) -> anyhow::Result<Outcome> {
@@ -26,6 +30,7 @@ pub async fn run(command: TemporalCommand) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Done)
         }
+        TemporalCommand::CodecServer(args) => crate::codec_server::serve(args).await,
     }
 }
 

@@ -55,7 +55,8 @@ pub async fn prepare(conn: &mut PgConnection) -> Result<(), sqlx::Error> {
                    process text not null,
                    workflow_id text collate "C" not null,
                    effective_date date not null,
-                   metadata jsonb not null default '{}'
+                   metadata jsonb not null default '{}',
+                   digest bytea
                ) on commit delete rows"#,
         )
         .execute(&mut *conn)
@@ -88,6 +89,13 @@ pub async fn seal(conn: &mut PgConnection) -> Result<Sealed, LedgerError> {
     if let Some(overdraft) = first_overdraft(conn, true).await? {
         return Err(overdraft);
     }
+    // Content digests depend on nothing shared, so they are computed before any lock is taken.
+    sqlx::query(&format!(
+        "with {STAGED_DIGESTS} update staged_entry e set digest = d.digest
+         from staged_digest d where d.seq = e.seq"
+    ))
+    .execute(&mut *conn)
+    .await?;
     sqlx::query("savepoint ledger_seal")
         .execute(&mut *conn)
         .await?;
@@ -126,7 +134,8 @@ pub async fn seal(conn: &mut PgConnection) -> Result<Sealed, LedgerError> {
     }
 }
 
-/// The content digest of every staged entry, as `digest::content_digest` computes it.
+/// The content digest of every staged entry, as `digest::content_digest` computes it; [`seal`]
+/// stores it in `staged_entry.digest`.
 const STAGED_DIGESTS: &str = r#"
     staged_digest as (
         select e.seq, sha256(
@@ -149,25 +158,31 @@ const STAGED_DIGESTS: &str = r#"
 
 /// Moves the balances, then numbers, chains and writes the entries and postings.
 async fn write(conn: &mut PgConnection) -> Result<Sealed, sqlx::Error> {
-    // The UPDATE takes the balance rows' locks; the database's own guard refuses an overdraft.
-    sqlx::query(
-        "update balance b set amount = b.amount + d.delta
-         from (select account_id, sum(amount) as delta from staged_posting group by account_id) d
-         where b.account_id = d.account_id",
-    )
-    .execute(&mut *conn)
-    .await?;
+    // The UPDATEs take the balance rows' locks; the database's own guard refuses an overdraft.
+    // Accounts only one staged entry moves (members' own) go first; accounts many entries move
+    // (the house's, which other writers share) go last, in account order, so that their locks
+    // are held only for the chaining that follows.
+    for shared in [false, true] {
+        sqlx::query(
+            "update balance b set amount = b.amount + d.delta
+             from (select account_id, sum(amount) as delta from staged_posting
+                   group by account_id having (count(*) > 1) = $1) d
+             where b.account_id = d.account_id",
+        )
+        .bind(shared)
+        .execute(&mut *conn)
+        .await?;
+    }
     let (last_entry_id, last_hash, recorded_at): (i64, Vec<u8>, DateTime<Utc>) = sqlx::query_as(
         "select last_entry_id, last_hash, greatest(clock_timestamp(), last_recorded_at)
          from journal_head for update",
     )
     .fetch_one(&mut *conn)
     .await?;
-    let entries = sqlx::query(&format!(
-        "with {STAGED_DIGESTS},
-         numbered as (
-             select e.*, d.digest, $1 + row_number() over (order by e.seq) as entry_id
-             from staged_entry e join staged_digest d on d.seq = e.seq),
+    let entries = sqlx::query(
+        "with numbered as (
+             select e.*, $1 + row_number() over (order by e.seq) as entry_id
+             from staged_entry e),
          chained as (
              select n.*, ledger_chain($2, n.entry_id, $4, n.digest) over (order by n.seq) as hash
              from numbered n)
@@ -175,8 +190,8 @@ async fn write(conn: &mut PgConnection) -> Result<Sealed, sqlx::Error> {
              effective_date, recorded_at, metadata, content_digest, prev_hash, entry_hash)
          select entry_id, idempotency_key, kind, process, workflow_id, effective_date, $3,
                 metadata, digest, coalesce(lag(hash) over (order by seq), $2), hash
-         from chained order by seq"
-    ))
+         from chained order by seq",
+    )
     .bind(last_entry_id)
     .bind(&last_hash)
     .bind(recorded_at)
@@ -220,15 +235,13 @@ async fn write(conn: &mut PgConnection) -> Result<Sealed, sqlx::Error> {
 /// Removes from the staging tables every entry whose key was already posted with the same
 /// content; a key posted with other content refuses the batch. Returns how many were removed.
 async fn drop_replays(conn: &mut PgConnection) -> Result<u64, LedgerError> {
-    let conflict: Option<(i64, String, i64)> = sqlx::query_as(&format!(
-        "with {STAGED_DIGESTS}
-         select e.seq, e.idempotency_key, j.entry_id
+    let conflict: Option<(i64, String, i64)> = sqlx::query_as(
+        "select e.seq, e.idempotency_key, j.entry_id
          from staged_entry e
-         join staged_digest d on d.seq = e.seq
          join journal_entry j on j.idempotency_key = e.idempotency_key
-         where j.content_digest <> d.digest
-         order by e.seq limit 1"
-    ))
+         where j.content_digest <> e.digest
+         order by e.seq limit 1",
+    )
     .fetch_optional(&mut *conn)
     .await?;
     if let Some((seq, key, existing)) = conflict {

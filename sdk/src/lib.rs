@@ -13,6 +13,7 @@
 //! - [`saga`]: compensations run in reverse when a process fails part-way;
 //! - [`activity_options`]: the `ledger`, `external` and `bulk` presets (and local ledger steps);
 //! - [`bulk`]: the bulk step, chunked, resumable, heartbeating its progress;
+//! - [`codec`]: payloads sealed with AES-256-GCM before they reach Temporal, keys rotated;
 //! - [`heartbeat`]: heartbeats around a long statement that cannot report progress;
 //! - [`failure`]: business rejections with stable codes, never retried;
 //! - [`metrics`]: the platform's business metrics, one list, one registry (ADR 16);
@@ -24,6 +25,7 @@ pub mod activity_options;
 pub mod allocation;
 pub mod asset;
 pub mod bulk;
+pub mod codec;
 pub mod failure;
 #[cfg(feature = "testkit")]
 pub mod harness;

@@ -15,6 +15,7 @@ use temporalio_common::search_attributes::{SearchAttributeUpdate, SearchAttribut
 use temporalio_common::{HasWorkflowDefinition, SignalDefinition, WorkflowDefinition};
 use temporalio_sdk::{ChildWorkflowOptions, ParentClosePolicy};
 
+use crate::codec::PayloadKeys;
 use crate::search;
 use crate::steps::Step;
 
@@ -240,12 +241,36 @@ pub async fn start<P: Process>(
     queues: &TaskQueues,
     input: <P as WorkflowDefinition>::Input,
 ) -> Result<WorkflowHandle<Client, P>, WorkflowStartError> {
+    // The keys were read and checked when the client was made (`temporal::connect`).
+    let keys = PayloadKeys::from_env().ok().flatten();
+    let attributes = search_attributes::<P>(&input);
     let options = WorkflowStartOptions::new(queues.workflows.clone(), P::workflow_id(&input))
-        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
-        .search_attributes(search_attributes::<P>(&input))
-        .static_summary(P::summary(&input))
-        .build();
+        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting);
+    let options = match &keys {
+        // Search attributes and the summary are not payloads the codec seals (Temporal indexes
+        // and shows them as they are): the member becomes a pseudonym and the summary, which
+        // names members and amounts, is left out.
+        Some(keys) => options
+            .search_attributes(with_member_pseudonym(&attributes, keys))
+            .build(),
+        None => options
+            .search_attributes(attributes)
+            .static_summary(P::summary(&input))
+            .build(),
+    };
     client.start_workflow(P::default(), input, options).await
+}
+
+/// `attributes` with the member's id replaced by its pseudonym under `keys`.
+fn with_member_pseudonym(attributes: &SearchAttributes, keys: &PayloadKeys) -> SearchAttributes {
+    SearchAttributes::new(search::KEYWORDS.iter().filter_map(|key| {
+        let value = attributes.get(key)?;
+        Some(if key.name() == search::MEMBER.name() {
+            key.value_set(keys.member_pseudonym(&value))
+        } else {
+            key.value_set(value)
+        })
+    }))
 }
 
 /// The production base name of the task queues.

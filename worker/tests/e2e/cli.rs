@@ -35,6 +35,8 @@ pub struct Acme<'a> {
     platform: &'a Platform,
     operator: &'a str,
     queue: String,
+    /// `ACME_PAYLOAD_KEYS`, if this operator holds payload keys.
+    payload_keys: Option<String>,
 }
 
 impl<'a> Acme<'a> {
@@ -43,6 +45,16 @@ impl<'a> Acme<'a> {
             platform,
             operator: "alice",
             queue: platform.temporal.queues.workflows.clone(),
+            payload_keys: None,
+        }
+    }
+
+    /// The same operator holding payload keys.
+    fn with_payload_keys(&self, keys: &str) -> Self {
+        Self {
+            queue: self.queue.clone(),
+            payload_keys: Some(keys.to_owned()),
+            ..*self
         }
     }
 
@@ -50,6 +62,7 @@ impl<'a> Acme<'a> {
         Self {
             operator,
             queue: self.queue.clone(),
+            payload_keys: self.payload_keys.clone(),
             ..*self
         }
     }
@@ -58,6 +71,7 @@ impl<'a> Acme<'a> {
     fn on_idle_queues(&self) -> Self {
         Self {
             queue: format!("{}-idle", self.queue),
+            payload_keys: self.payload_keys.clone(),
             ..*self
         }
     }
@@ -72,6 +86,10 @@ impl<'a> Acme<'a> {
             .env("ACME_READONLY_DATABASE_URL", &db)
             .env("ACME_TASK_QUEUE", &self.queue)
             .env("ACME_OPERATOR", self.operator)
+            .env(
+                acme_sdk::codec::KEYS_VAR,
+                self.payload_keys.as_deref().unwrap_or_default(),
+            )
             .output()
             .await
             .unwrap()
@@ -140,6 +158,78 @@ pub fn runs(listing: &Value) -> Vec<&str> {
         .iter()
         .map(|run| run["workflow_id"].as_str().unwrap())
         .collect()
+}
+
+#[tokio::test]
+async fn payloads_are_ciphertext_in_temporal_and_acme_with_the_keys_reads_them() {
+    on_local_set(async {
+        let member = "m-sealed-4711";
+        let platform = Platform::start(&[(member, Some("balanced"))]).await;
+        let keys = acme_sdk::codec::PayloadKeys::generate("test-1");
+        let _worker = platform.spawn_worker_process_with(&[(acme_sdk::codec::KEYS_VAR, &keys)]);
+        let acme = Acme::new(&platform).with_payload_keys(&keys);
+
+        let member_field = format!("member_id={member}");
+        acme.ok(&[
+            "start",
+            "invest-cash",
+            "-f",
+            "request_id=r-sealed",
+            "-f",
+            &member_field,
+            "-f",
+            "amount=123.45",
+        ])
+        .await;
+        acme.eventually(
+            &["describe", "invest/r-sealed", "--output", "json"],
+            |run| run["status"] == "completed",
+        )
+        .await;
+
+        // What Temporal stores, read without the keys, byte for byte: the member id and the
+        // amount are nowhere (inputs, results, heartbeats, search attributes, summary), the
+        // payloads say they are sealed, and what is not a payload (the workflow id) is there.
+        let events = platform
+            .temporal
+            .client()
+            .get_workflow_handle::<temporalio_client::UntypedWorkflow>("invest/r-sealed".to_owned())
+            .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
+            .into_events()
+            .await
+            .unwrap();
+        let stored: Vec<u8> = events
+            .iter()
+            .flat_map(prost::Message::encode_to_vec)
+            .collect();
+        let holds = |text: &str| stored.windows(text.len()).any(|w| w == text.as_bytes());
+        assert!(holds("invest/r-sealed"), "the scan sees clear fields");
+        assert!(holds("binary/encrypted"), "no sealed payload");
+        assert!(!holds(member), "the member id is in clear in the history");
+        assert!(!holds("123.45"), "the amount is in clear in the history");
+
+        // With the keys, acme reads the run: its query answer, and the run found by member.
+        let status = acme
+            .json(&["query", "invest/r-sealed", "status", "--output", "json"])
+            .await;
+        assert_eq!(status["trade_ids"].as_array().unwrap().len(), 3);
+        acme.eventually(
+            &["list", "--member", member, "--output", "json"],
+            |listing| runs(listing) == ["invest/r-sealed"],
+        )
+        .await;
+        // Without them, the answer cannot be read.
+        let without = Acme::new(&platform);
+        assert!(
+            !without
+                .run(&["query", "invest/r-sealed", "status", "--output", "json"])
+                .await
+                .status
+                .success()
+        );
+        platform.finish().await;
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -97,7 +97,14 @@ impl Platform {
     // Cargo names the binary to tests only (benchmarks sharing this file run workers in process).
     #[cfg(test)]
     pub fn spawn_worker_process(&self) -> tokio::process::Child {
+        self.spawn_worker_process_with(&[])
+    }
+
+    /// The same, with more environment settings (e.g. payload keys).
+    #[cfg(test)]
+    pub fn spawn_worker_process_with(&self, settings: &[(&str, &str)]) -> tokio::process::Child {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_acme-worker"))
+            .envs(settings.iter().copied())
             .env("TEMPORAL_ADDRESS", self.temporal.address())
             .env("DATABASE_URL", self.db.app_url())
             .env("ACME_TASK_QUEUE", &self.temporal.queues.workflows)
