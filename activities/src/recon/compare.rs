@@ -61,11 +61,12 @@ impl BreakClass {
     }
 }
 
-/// Positions or cash.
+/// Positions, transactions (trades against the custodian's movements) or cash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     Position,
+    Transaction,
     Cash,
 }
 
@@ -73,6 +74,7 @@ impl Scope {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Position => "position",
+            Self::Transaction => "transaction",
             Self::Cash => "cash",
         }
     }
@@ -82,9 +84,10 @@ impl Scope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub scope: Scope,
-    /// The fund (positions) or the order reference (cash).
+    /// The fund (positions), the order reference (cash, and transactions we have) or the
+    /// custodian's movement reference (transactions only they have, duplicates).
     pub subject: String,
-    /// The fund, or [`CUSTODIAN_CASH`].
+    /// The fund (positions, transactions), or [`CUSTODIAN_CASH`].
     pub account: String,
     pub class: BreakClass,
     pub ours: Option<Decimal>,
