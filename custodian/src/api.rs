@@ -15,7 +15,6 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::{calendar, reporting};
 use crate::engine::Shared;
 use crate::error::{Error, chain};
 use crate::messages::{
@@ -24,6 +23,7 @@ use crate::messages::{
     RejectOrder,
 };
 use crate::store::Inserted;
+use crate::{calendar, reporting};
 
 /// The most business days one `POST /admin/clock/advance` may move.
 const MAX_ADVANCE_DAYS: u32 = 30;
@@ -39,11 +39,17 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/orders/{order_ref}", get(order_status))
         .route("/statements/holdings", get(holdings_statement))
         .route("/statements/cash", get(cash_statement))
-        .route("/statements/transactions", get(reporting::transaction_statement))
+        .route(
+            "/statements/transactions",
+            get(reporting::transaction_statement),
+        )
         .route("/admin/clock", get(clock))
         .route("/admin/clock/advance", post(advance_clock))
         .route("/admin/faults", get(faults).put(set_faults))
-        .route("/admin/recon-faults", get(reporting::recon_faults).put(reporting::set_recon_faults))
+        .route(
+            "/admin/recon-faults",
+            get(reporting::recon_faults).put(reporting::set_recon_faults),
+        )
         .route("/admin/prices/{isin}/{date}", put(set_price))
         .route("/admin/orders/{order_ref}/reject", post(reject_order))
         .route("/admin/callbacks", get(callbacks))

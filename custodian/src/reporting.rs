@@ -31,9 +31,18 @@ pub async fn holdings(shared: &Shared, as_of: NaiveDate) -> ApiResult<Vec<Holdin
 /// Cash movements as of `as_of`, as the custodian reports them.
 pub async fn cash_entries(shared: &Shared, as_of: NaiveDate) -> ApiResult<Vec<CashEntry>> {
     let faults = shared.store.recon_faults().await?;
-    let late = faults.late_notice_of.as_deref();
-    let entries = shared.store.cash_entries(as_of, late).await?;
-    let movements = shared.store.transactions(as_of, late).await?;
+    let movements = shared
+        .store
+        .transactions(as_of, faults.late_notice_of.as_deref())
+        .await?;
+    let entries = movements
+        .iter()
+        .map(|m| CashEntry {
+            order_ref: m.order_ref.clone().unwrap_or_default(),
+            booking_date: m.settlement_date,
+            amount: m.amount,
+        })
+        .collect();
     Ok(bend_cash(entries, &movements, &faults, as_of))
 }
 
@@ -86,7 +95,8 @@ fn phantom(isin: &str, as_of: NaiveDate) -> Transaction {
 /// The holdings with the knobs applied: `units_off` adds its delta to its ISIN, a phantom adds
 /// its unit.
 pub fn bend_holdings(held: Vec<Holding>, faults: &ReconFaults) -> Vec<Holding> {
-    let mut units: BTreeMap<String, Decimal> = held.into_iter().map(|h| (h.isin, h.units)).collect();
+    let mut units: BTreeMap<String, Decimal> =
+        held.into_iter().map(|h| (h.isin, h.units)).collect();
     if let Some(skew) = &faults.units_off {
         *units.entry(skew.isin.clone()).or_default() += skew.delta;
     }
@@ -250,7 +260,11 @@ mod tests {
     #[test]
     fn each_knob_bends_only_its_own_isin() {
         let as_of = day("2026-11-25");
-        let movements = vec![movement(1, "GB00A"), movement(2, "GB00B"), movement(3, "GB00C")];
+        let movements = vec![
+            movement(1, "GB00A"),
+            movement(2, "GB00B"),
+            movement(3, "GB00C"),
+        ];
         let faults = ReconFaults {
             omit_transactions_of: Some("GB00A".to_owned()),
             split_of: Some("GB00B".to_owned()),
@@ -331,8 +345,10 @@ mod tests {
             },
             as_of,
         );
-        let amounts: Vec<(&str, Decimal)> =
-            cash.iter().map(|e| (e.order_ref.as_str(), e.amount)).collect();
+        let amounts: Vec<(&str, Decimal)> = cash
+            .iter()
+            .map(|e| (e.order_ref.as_str(), e.amount))
+            .collect();
         assert_eq!(
             amounts,
             [
@@ -348,6 +364,9 @@ mod tests {
             bend_transactions(movements.clone(), &ReconFaults::default(), as_of),
             movements
         );
-        assert_eq!(bend_cash(entries.clone(), &movements, &ReconFaults::default(), as_of), entries);
+        assert_eq!(
+            bend_cash(entries.clone(), &movements, &ReconFaults::default(), as_of),
+            entries
+        );
     }
 }

@@ -9,8 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::messages::{
-    CASH_SCALE, MessageError, Side, UNITS_SCALE, decimal_string, validate_isin,
-    validate_reference,
+    CASH_SCALE, MessageError, Side, UNITS_SCALE, decimal_string, validate_isin, validate_reference,
 };
 
 pub const TRANSACTION_STATEMENT: &str = "semt.017";
@@ -252,7 +251,10 @@ mod tests {
             knobs(r#"{"amount_off":{"isin":"GB00A1","delta":"0"}}"#),
             Ok(Err(_))
         ));
-        assert!(matches!(knobs(r#"{"phantom_isin":"bad isin"}"#), Ok(Err(_))));
+        assert!(matches!(
+            knobs(r#"{"phantom_isin":"bad isin"}"#),
+            Ok(Err(_))
+        ));
         assert!(knobs(r#"{"phantom":"GB00A1"}"#).is_err());
     }
 }

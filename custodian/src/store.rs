@@ -10,8 +10,8 @@ use sqlx::types::Json;
 use crate::calendar;
 use crate::error::Error;
 use crate::messages::{
-    CallbackRecord, CashEntry, Confirmation, ConfirmationType, Faults, Holding, OrderRequest,
-    OrderState, OrderStatus, Side,
+    CallbackRecord, Confirmation, ConfirmationType, Faults, Holding, OrderRequest, OrderState,
+    OrderStatus, Side,
 };
 use crate::pricing::Fill;
 use crate::statements::{ReconFaults, Transaction};
@@ -468,40 +468,24 @@ impl Store {
             .collect())
     }
 
-    /// Settled cash movements as of a date, booked on their settlement date.
-    pub async fn cash_entries(
-        &self,
-        as_of: NaiveDate,
-        late_notice_of: Option<&str>,
-    ) -> Result<Vec<CashEntry>, Error> {
-        let rows: Vec<(String, NaiveDate, Decimal)> = sqlx::query_as(&format!(
-            "select order_ref, settlement_date, \
-               case side when 'buy' then -settlement_amount else settlement_amount end \
-             from custodian_order where {SETTLED_BY} \
-             order by settlement_date, order_ref"
-        ))
-        .bind(as_of)
-        .bind(late_notice_of)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(order_ref, booking_date, amount)| CashEntry {
-                order_ref,
-                booking_date,
-                amount,
-            })
-            .collect())
-    }
-
-    /// Settled movements as of a date (`semt.017`), one per order, referenced by its
-    /// confirmation, oldest first.
+    /// Settled movements as of a date, one per order, referenced by its confirmation, oldest
+    /// first: the lines of the transaction statement (`semt.017`) and, by order reference and
+    /// settlement date, of the cash statement (`camt.053`).
     pub async fn transactions(
         &self,
         as_of: NaiveDate,
         late_notice_of: Option<&str>,
     ) -> Result<Vec<Transaction>, Error> {
-        type Row = (String, String, String, String, Decimal, Decimal, NaiveDate, NaiveDate);
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Decimal,
+            Decimal,
+            NaiveDate,
+            NaiveDate,
+        );
         let rows: Vec<Row> = sqlx::query_as(&format!(
             "select 'TX' || confirmation_ref, order_ref, isin, side, units, \
                case side when 'buy' then -settlement_amount else settlement_amount end, \
@@ -537,10 +521,9 @@ impl Store {
 
     /// The reconciliation fault knobs (validated when they were set).
     pub async fn recon_faults(&self) -> Result<ReconFaults, Error> {
-        let knobs: Json<ReconFaults> =
-            sqlx::query_scalar("select knobs from recon_fault_setting")
-                .fetch_one(&self.pool)
-                .await?;
+        let knobs: Json<ReconFaults> = sqlx::query_scalar("select knobs from recon_fault_setting")
+            .fetch_one(&self.pool)
+            .await?;
         Ok(knobs.0)
     }
 

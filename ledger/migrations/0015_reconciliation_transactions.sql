@@ -16,3 +16,10 @@ alter table recon_statement_line
 alter table recon_break drop constraint recon_break_scope_check;
 alter table recon_break add constraint recon_break_scope_check
     check (scope in ('position', 'transaction', 'cash'));
+
+-- A break resolved by a correction names the correcting journal entry, posted through the ledger
+-- like any other (a correction is a new entry, never an edit).
+alter table recon_break_event
+    add column correction_entry_id bigint references journal_entry (entry_id),
+    add constraint recon_break_event_correction_resolves
+        check (correction_entry_id is null or to_status = 'resolved');

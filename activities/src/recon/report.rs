@@ -15,7 +15,7 @@ use sqlx::PgPool;
 
 use super::ReconError;
 use super::breaks::{self, break_id};
-use super::compare::{self, Compared, Comparison, Scope};
+use super::compare::{self, CashAccount, Compared, Comparison, Scope};
 use super::statements::{Imported, StatementKind};
 use super::transactions;
 
@@ -144,9 +144,17 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
             .fetch_one(&mut *tx)
             .await?;
     let positions = compare::positions(&mut tx, request.date, &request.holdings).await?;
-    let cash = compare::cash(&mut tx, request.date, &request.cash).await?;
+    let cash = compare::cash(
+        &mut tx,
+        request.date,
+        &request.cash,
+        &CashAccount::CUSTODIAN,
+    )
+    .await?;
     let movements = match &request.transactions {
-        Some(statement) => Some(transactions::transactions(&mut tx, request.date, statement).await?),
+        Some(statement) => {
+            Some(transactions::transactions(&mut tx, request.date, statement).await?)
+        }
         None => None,
     };
     let mut new_breaks = breaks::record(&mut tx, request.date, &positions.findings).await?;
@@ -198,7 +206,11 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
     let mut report_json = serde_json::to_value(&report)
         .map_err(|e| sqlx::Error::Protocol(format!("report does not serialize: {e}")))?;
     // `new` says whether this run stored the statement; it is not part of what was found.
-    for key in ["holdings_statement", "cash_statement", "transaction_statement"] {
+    for key in [
+        "holdings_statement",
+        "cash_statement",
+        "transaction_statement",
+    ] {
         if let Some(statement) = report_json.get_mut(key).and_then(|s| s.as_object_mut()) {
             statement.remove("new");
         }
@@ -235,8 +247,14 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
     tx.commit().await?;
     Ok(Outcome {
         date: request.date,
-        matched: report.sections().map(|(_, _, section)| section.matched).sum(),
-        breaks: report.sections().map(|(_, _, section)| section.broken).sum(),
+        matched: report
+            .sections()
+            .map(|(_, _, section)| section.matched)
+            .sum(),
+        breaks: report
+            .sections()
+            .map(|(_, _, section)| section.broken)
+            .sum(),
         new_breaks,
         timing_cleared,
         report_id,

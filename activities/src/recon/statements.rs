@@ -100,6 +100,25 @@ fn subject(kind: StatementKind, line: usize, text: &str) -> Result<String, Recon
     Ok(text.to_owned())
 }
 
+/// Refuses line `n` (`reference`) if it is booked after the statement's date.
+fn not_after(
+    kind: StatementKind,
+    n: usize,
+    reference: &str,
+    booked: NaiveDate,
+    as_of: NaiveDate,
+) -> Result<(), ReconError> {
+    if booked > as_of {
+        return Err(malformed(
+            kind,
+            format!(
+                "line {n}: {reference} is booked on {booked}, after the statement's date {as_of}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses `body` as a statement of `kind` for `as_of`. Amounts are read with the protocol's
 /// strict decimal strings (never a JSON number, which may have lost digits). Refused: not JSON,
 /// another message type or date, too many lines, a reference too long, negative holdings, a cash
@@ -157,15 +176,13 @@ pub fn parse(kind: StatementKind, as_of: NaiveDate, body: &str) -> Result<Parsed
             let mut lines = Vec::with_capacity(statement.entries.len());
             let mut sum = Decimal::ZERO;
             for (n, entry) in statement.entries.iter().enumerate() {
-                if entry.booking_date > statement.as_of {
-                    return Err(malformed(
-                        kind,
-                        format!(
-                            "line {n}: {} is booked on {}, after the statement's date {}",
-                            entry.order_ref, entry.booking_date, statement.as_of
-                        ),
-                    ));
-                }
+                not_after(
+                    kind,
+                    n,
+                    &entry.order_ref,
+                    entry.booking_date,
+                    statement.as_of,
+                )?;
                 sum = sum
                     .checked_add(entry.amount)
                     .ok_or_else(|| malformed(kind, "the entries' sum overflows"))?;
@@ -195,15 +212,13 @@ pub fn parse(kind: StatementKind, as_of: NaiveDate, body: &str) -> Result<Parsed
                 movement
                     .validate()
                     .map_err(|e| malformed(kind, format!("line {n}: {e}")))?;
-                if movement.settlement_date > statement.as_of {
-                    return Err(malformed(
-                        kind,
-                        format!(
-                            "line {n}: {} settles on {}, after the statement's date {}",
-                            movement.transaction_ref, movement.settlement_date, statement.as_of
-                        ),
-                    ));
-                }
+                not_after(
+                    kind,
+                    n,
+                    &movement.transaction_ref,
+                    movement.settlement_date,
+                    statement.as_of,
+                )?;
                 lines.push(Line {
                     subject: movement.transaction_ref.clone(),
                     booking_date: Some(movement.settlement_date),

@@ -101,7 +101,10 @@ fn sums(figures: impl IntoIterator<Item = (Decimal, Decimal)>) -> Option<(Decima
 
 /// The smallest combination (two or more) of `candidates` whose units and cash add up to
 /// `target`, as indexes into `candidates`; the first such in candidate order on a tie.
-fn combination(candidates: &[(Decimal, Decimal)], target: (Decimal, Decimal)) -> Option<Vec<usize>> {
+fn combination(
+    candidates: &[(Decimal, Decimal)],
+    target: (Decimal, Decimal),
+) -> Option<Vec<usize>> {
     let n = candidates.len().min(MAX_SUBSET_CANDIDATES);
     let mut best: Option<(u32, u32)> = None;
     for mask in 1_u32..(1 << n) {
@@ -109,7 +112,9 @@ fn combination(candidates: &[(Decimal, Decimal)], target: (Decimal, Decimal)) ->
         if size < 2 || best.is_some_and(|(best_size, _)| best_size <= size) {
             continue;
         }
-        let picked = (0..n).filter(|i| mask & (1 << i) != 0).map(|i| candidates[i]);
+        let picked = (0..n)
+            .filter(|i| mask & (1 << i) != 0)
+            .map(|i| candidates[i]);
         if sums(picked) == Some(target) {
             best = Some((size, mask));
         }
@@ -182,7 +187,9 @@ pub fn match_transactions(ours: &[OurTrade], theirs: &[TheirLine]) -> Matching {
             })
             .min_by_key(|(_, trade)| {
                 (
-                    (trade.settlement_date - line.settlement_date).num_days().abs(),
+                    (trade.settlement_date - line.settlement_date)
+                        .num_days()
+                        .abs(),
                     trade.order_ref.clone(),
                 )
             })
@@ -198,75 +205,100 @@ pub fn match_transactions(ours: &[OurTrade], theirs: &[TheirLine]) -> Matching {
         }
     }
 
-    // 3. One line, several trades.
-    for (i, line) in theirs.iter().enumerate() {
-        if theirs_used[i] {
-            continue;
-        }
-        let candidates: Vec<usize> = nearest_first(
-            ours.iter()
-                .enumerate()
-                .filter(|&(o, trade)| {
-                    !ours_used[o]
-                        && trade.isin == line.isin
-                        && within_window(trade.settlement_date, line.settlement_date)
-                })
-                .map(|(o, trade)| (o, trade.settlement_date)),
-            line.settlement_date,
-        );
-        let figures: Vec<_> = candidates.iter().map(|&o| (ours[o].units, ours[o].amount)).collect();
-        if let Some(picked) = combination(&figures, (line.units, line.amount)) {
-            let group: Vec<usize> = picked.into_iter().map(|k| candidates[k]).collect();
-            for &o in &group {
-                ours_used[o] = true;
-            }
-            theirs_used[i] = true;
-            out.groups.push(Group {
-                ours: group,
-                theirs: vec![i],
-                by: MatchedBy::AmountAndDate,
-            });
-        }
-    }
-
-    // 4. One trade, several lines.
-    for (o, trade) in ours.iter().enumerate() {
-        if ours_used[o] {
-            continue;
-        }
-        let candidates: Vec<usize> = nearest_first(
-            theirs
-                .iter()
-                .enumerate()
-                .filter(|&(i, line)| {
-                    !theirs_used[i]
-                        && line.isin == trade.isin
-                        && within_window(trade.settlement_date, line.settlement_date)
-                })
-                .map(|(i, line)| (i, line.settlement_date)),
-            trade.settlement_date,
-        );
-        let figures: Vec<_> = candidates
-            .iter()
-            .map(|&i| (theirs[i].units, theirs[i].amount))
-            .collect();
-        if let Some(picked) = combination(&figures, (trade.units, trade.amount)) {
-            let group: Vec<usize> = picked.into_iter().map(|k| candidates[k]).collect();
-            for &i in &group {
-                theirs_used[i] = true;
-            }
-            ours_used[o] = true;
-            out.groups.push(Group {
-                ours: vec![o],
-                theirs: group,
-                by: MatchedBy::AmountAndDate,
-            });
-        }
-    }
+    // 3. One line, several trades; 4. one trade, several lines.
+    let our_figures: Vec<Figures> = ours
+        .iter()
+        .map(|t| Figures {
+            isin: &t.isin,
+            units: t.units,
+            amount: t.amount,
+            date: t.settlement_date,
+        })
+        .collect();
+    let their_figures: Vec<Figures> = theirs
+        .iter()
+        .map(|l| Figures {
+            isin: &l.isin,
+            units: l.units,
+            amount: l.amount,
+            date: l.settlement_date,
+        })
+        .collect();
+    let netted = sums_of_several(
+        &their_figures,
+        &mut theirs_used,
+        &our_figures,
+        &mut ours_used,
+    );
+    out.groups
+        .extend(netted.into_iter().map(|(i, group)| Group {
+            ours: group,
+            theirs: vec![i],
+            by: MatchedBy::AmountAndDate,
+        }));
+    let split = sums_of_several(
+        &our_figures,
+        &mut ours_used,
+        &their_figures,
+        &mut theirs_used,
+    );
+    out.groups.extend(split.into_iter().map(|(o, group)| Group {
+        ours: vec![o],
+        theirs: group,
+        by: MatchedBy::AmountAndDate,
+    }));
 
     out.unmatched_ours = (0..ours.len()).filter(|&o| !ours_used[o]).collect();
     out.unmatched_theirs = (0..theirs.len()).filter(|&i| !theirs_used[i]).collect();
     out
+}
+
+/// What the amount passes compare, on either side.
+#[derive(Debug, Clone, Copy)]
+struct Figures<'a> {
+    isin: &'a str,
+    units: Decimal,
+    amount: Decimal,
+    date: NaiveDate,
+}
+
+/// Each `one` not yet used that equals the sum of a combination (two or more) of `many` not yet
+/// used, of its ISIN, within the window: the groups `(one, its many)`, in `one`'s order, each
+/// marked used.
+fn sums_of_several(
+    one: &[Figures],
+    one_used: &mut [bool],
+    many: &[Figures],
+    many_used: &mut [bool],
+) -> Vec<(usize, Vec<usize>)> {
+    let mut found = Vec::new();
+    for (i, target) in one.iter().enumerate() {
+        if one_used[i] {
+            continue;
+        }
+        let candidates = nearest_first(
+            many.iter()
+                .enumerate()
+                .filter(|&(k, m)| {
+                    !many_used[k] && m.isin == target.isin && within_window(m.date, target.date)
+                })
+                .map(|(k, m)| (k, m.date)),
+            target.date,
+        );
+        let figures: Vec<_> = candidates
+            .iter()
+            .map(|&k| (many[k].units, many[k].amount))
+            .collect();
+        if let Some(picked) = combination(&figures, (target.units, target.amount)) {
+            let group: Vec<usize> = picked.into_iter().map(|k| candidates[k]).collect();
+            for &k in &group {
+                many_used[k] = true;
+            }
+            one_used[i] = true;
+            found.push((i, group));
+        }
+    }
+    found
 }
 
 /// Indexes ordered by how far their date is from `date`, then by index.
@@ -305,7 +337,8 @@ pub fn compare(ours: &[OurTrade], theirs: &[TheirLine], statement: &Imported) ->
             "statement_id": statement.statement_id,
             "statement_digest": statement.digest,
         });
-        if let (Some(evidence), serde_json::Value::Object(extra)) = (evidence.as_object_mut(), extra)
+        if let (Some(evidence), serde_json::Value::Object(extra)) =
+            (evidence.as_object_mut(), extra)
         {
             evidence.extend(extra);
         }
@@ -342,7 +375,12 @@ pub fn compare(ours: &[OurTrade], theirs: &[TheirLine], statement: &Imported) ->
         let first = &ours[group.ours[0]];
         let (Some(our_sums), Some(their_sums)) = (
             sums(group.ours.iter().map(|&o| (ours[o].units, ours[o].amount))),
-            sums(group.theirs.iter().map(|&i| (theirs[i].units, theirs[i].amount))),
+            sums(
+                group
+                    .theirs
+                    .iter()
+                    .map(|&i| (theirs[i].units, theirs[i].amount)),
+            ),
         ) else {
             continue;
         };
@@ -360,7 +398,11 @@ pub fn compare(ours: &[OurTrade], theirs: &[TheirLine], statement: &Imported) ->
             .filter(|&&o| !ours[o].settled)
             .map(|&o| ours[o].settlement_date)
             .max();
-        let ours_refs: Vec<&str> = group.ours.iter().map(|&o| ours[o].order_ref.as_str()).collect();
+        let ours_refs: Vec<&str> = group
+            .ours
+            .iter()
+            .map(|&o| ours[o].order_ref.as_str())
+            .collect();
         let theirs_refs: Vec<&str> = group
             .theirs
             .iter()
@@ -513,7 +555,14 @@ mod tests {
         }
     }
 
-    fn line(tx: &str, order_ref: Option<&str>, isin: &str, units: i64, pence: i64, settles: u32) -> TheirLine {
+    fn line(
+        tx: &str,
+        order_ref: Option<&str>,
+        isin: &str,
+        units: i64,
+        pence: i64,
+        settles: u32,
+    ) -> TheirLine {
         TheirLine {
             transaction_ref: tx.to_owned(),
             order_ref: order_ref.map(str::to_owned),
@@ -550,7 +599,10 @@ mod tests {
 
     #[test]
     fn lines_quoting_an_order_match_it_one_to_one_or_one_to_many() {
-        let ours = [trade("ET-1", "A", 10, -10_000, 25), trade("ET-2", "B", 4, -4_000, 25)];
+        let ours = [
+            trade("ET-1", "A", 10, -10_000, 25),
+            trade("ET-2", "B", 4, -4_000, 25),
+        ];
         let theirs = [
             line("TX1", Some("ET-1"), "A", 10, -10_000, 25),
             line("TX2a", Some("ET-2"), "B", 1, -1_000, 25),
@@ -560,8 +612,16 @@ mod tests {
         assert_eq!(
             matching.groups,
             [
-                Group { ours: vec![0], theirs: vec![0], by: MatchedBy::Reference },
-                Group { ours: vec![1], theirs: vec![1, 2], by: MatchedBy::Reference },
+                Group {
+                    ours: vec![0],
+                    theirs: vec![0],
+                    by: MatchedBy::Reference
+                },
+                Group {
+                    ours: vec![1],
+                    theirs: vec![1, 2],
+                    by: MatchedBy::Reference
+                },
             ]
         );
         assert_eq!(verdicts(&ours, &theirs), [v("ET-1", None), v("ET-2", None)]);
@@ -582,7 +642,11 @@ mod tests {
         let matching = match_transactions(&ours, &theirs);
         assert_eq!(
             matching.groups,
-            [Group { ours: vec![0], theirs: vec![0], by: MatchedBy::AmountAndDate }]
+            [Group {
+                ours: vec![0],
+                theirs: vec![0],
+                by: MatchedBy::AmountAndDate
+            }]
         );
         assert_eq!(
             verdicts(&ours, &theirs),
@@ -613,14 +677,26 @@ mod tests {
         assert_eq!(
             matching.groups,
             [
-                Group { ours: vec![0, 1], theirs: vec![0], by: MatchedBy::AmountAndDate },
-                Group { ours: vec![3], theirs: vec![1, 2], by: MatchedBy::AmountAndDate },
+                Group {
+                    ours: vec![0, 1],
+                    theirs: vec![0],
+                    by: MatchedBy::AmountAndDate
+                },
+                Group {
+                    ours: vec![3],
+                    theirs: vec![1, 2],
+                    by: MatchedBy::AmountAndDate
+                },
             ]
         );
         assert_eq!(matching.unmatched_ours, [2]);
         assert_eq!(
             verdicts(&ours, &theirs),
-            [v("ET-B", None), v("ET-Y", None), v("ET-X", Some(BreakClass::MissingTheirs))]
+            [
+                v("ET-B", None),
+                v("ET-Y", None),
+                v("ET-X", Some(BreakClass::MissingTheirs))
+            ]
         );
     }
 
@@ -670,7 +746,10 @@ mod tests {
     fn combinations_are_the_smallest_that_add_up() {
         let figures = [(d(1, 0), d(1, 0)), (d(2, 0), d(2, 0)), (d(3, 0), d(3, 0))];
         assert_eq!(combination(&figures, (d(3, 0), d(3, 0))), Some(vec![0, 1]));
-        assert_eq!(combination(&figures, (d(6, 0), d(6, 0))), Some(vec![0, 1, 2]));
+        assert_eq!(
+            combination(&figures, (d(6, 0), d(6, 0))),
+            Some(vec![0, 1, 2])
+        );
         assert_eq!(combination(&figures, (d(3, 0), d(4, 0))), None);
         // One candidate alone is never a combination (that is the one-to-one pass).
         assert_eq!(combination(&figures, (d(2, 0), d(2, 0))), None);
