@@ -12,7 +12,7 @@
 
 use acme_sdk::process::child_options;
 use acme_sdk::{BusinessError, Process, Step, TaskQueues};
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use temporalio_client::schedules::CreateScheduleOptions;
@@ -46,9 +46,13 @@ pub fn steps() -> Vec<Step> {
     ]
 }
 
-/// Nothing to choose: the date is the firing's.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Input {}
+pub struct Input {
+    /// The business date to reconcile, `YYYY-MM-DD`; left out by the schedule, which
+    /// reconciles the date it fires on.
+    #[serde(default)]
+    pub date: Option<String>,
+}
 
 /// The schedule: weekdays at `at` (hours and minutes) in `timezone` (IANA, e.g.
 /// `Europe/London`), starting `reconciliation-daily` on the workflow queue of `queues`.
@@ -89,12 +93,25 @@ impl Process for ReconciliationDaily {
 #[workflow_methods]
 impl ReconciliationDaily {
     #[run(name = "reconciliation-daily")]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, _input: Input) -> WorkflowResult<String> {
-        let Some(now) = ctx.workflow_time() else {
-            return Err(BusinessError::new("clock.unknown", "workflow time is unknown").into());
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<String> {
+        let date = match input.date {
+            Some(text) => NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+                .ok()
+                .filter(|date| date.to_string() == text)
+                .ok_or_else(|| {
+                    BusinessError::new("date.invalid", format!("date {text:?} must be YYYY-MM-DD"))
+                })?,
+            None => {
+                let Some(now) = ctx.workflow_time() else {
+                    return Err(
+                        BusinessError::new("clock.unknown", "workflow time is unknown").into(),
+                    );
+                };
+                DateTime::<Utc>::from(now).date_naive()
+            }
         };
         let day = reconciliation::Input {
-            date: DateTime::<Utc>::from(now).date_naive().to_string(),
+            date: date.to_string(),
         };
         let workflow_id = reconciliation::workflow_id(&day.date);
         let options = child_options::<Reconciliation>(&day);
