@@ -95,9 +95,9 @@ impl CustodianActivities {
         call("order_status", request, &order_ref).await
     }
 
-    /// Fetches a statement (`semt.002` holdings, `camt.053` cash) as of a date, and returns its
-    /// body exactly as received: reconciliation digests and stores those bytes, so nothing here
-    /// parses or re-serialises them. Reads only; 5xx and timeouts are retried, a 4xx is final.
+    /// Fetches a statement (`semt.002` holdings, `semt.017` transactions, `camt.053` cash) as of
+    /// a date, and returns its body exactly as received: reconciliation digests and stores those
+    /// bytes, so nothing here parses or re-serialises them. Reads only; 5xx and timeouts are retried, a 4xx is final.
     #[activity(name = "custodian.statement")]
     pub async fn statement(
         self: Arc<Self>,
@@ -107,6 +107,7 @@ impl CustodianActivities {
         let path = match request.kind {
             StatementKind::Holdings => "holdings",
             StatementKind::CustodianCash => "cash",
+            StatementKind::Transactions => "transactions",
         };
         let started = std::time::Instant::now();
         let url = format!(

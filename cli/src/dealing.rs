@@ -151,7 +151,7 @@ pub async fn run(command: DealingCommand) -> anyhow::Result<Outcome> {
             let schedule = dealing_cutoff::schedule(at, &timezone, &temporal::task_queues(), input);
             let verb = operator
                 .act(OperatorVerb::Schedule, SCHEDULE_ID, None, detail, async {
-                    put_schedule(operator.client(), schedule).await
+                    put_schedule(operator.client(), SCHEDULE_ID, schedule).await
                 })
                 .await?;
             println!(
@@ -240,22 +240,23 @@ async fn bulk_steps_running(
     running
 }
 
-/// Creates the dealing schedule, or updates the existing one in place (there is never a moment
+/// Creates the schedule `id`, or updates the existing one in place (there is never a moment
 /// without one); says which, and whether it is paused.
-async fn put_schedule(
+pub async fn put_schedule(
     client: &Client,
+    id: &str,
     schedule: CreateScheduleOptions,
-) -> anyhow::Result<&'static str> {
-    let handle = client.get_schedule_handle(SCHEDULE_ID);
+) -> anyhow::Result<String> {
+    let handle = client.get_schedule_handle(id);
     let paused = match handle.describe(Default::default()).await {
         Err(ScheduleError::Rpc(status)) if status.code() == tonic::Code::NotFound => {
             client
-                .create_schedule(SCHEDULE_ID, schedule)
+                .create_schedule(id, schedule)
                 .await
-                .context("cannot create the dealing schedule")?;
-            return Ok("created");
+                .with_context(|| format!("cannot create the schedule {id}"))?;
+            return Ok("created".to_owned());
         }
-        Err(error) => return Err(error).context("cannot read the dealing schedule"),
+        Err(error) => return Err(error).with_context(|| format!("cannot read the schedule {id}")),
         Ok(existing) => existing
             .raw()
             .schedule
@@ -275,11 +276,13 @@ async fn put_schedule(
             Default::default(),
         )
         .await
-        .context("cannot update the dealing schedule")?;
+        .with_context(|| format!("cannot update the schedule {id}"))?;
     Ok(if paused {
-        "updated, and still paused (resume it in the Temporal UI, or with `temporal schedule \
-         toggle --schedule-id dealing-cutoff --unpause --reason ...`)"
+        format!(
+            "updated, and still paused (resume it in the Temporal UI, or with `temporal \
+             schedule toggle --schedule-id {id} --unpause --reason ...`)"
+        )
     } else {
-        "updated"
+        "updated".to_owned()
     })
 }

@@ -1,6 +1,7 @@
 //! Reading runs: `acme describe`, `acme list` (visibility queries over our search attributes,
 //! the same ones the Temporal UI's search box takes) and `acme stuck` (runs whose activities
-//! keep failing, or that have waited for the outside world past their deadline, with why).
+//! keep failing, or that have waited for the outside world past their deadline, with why; and
+//! reconciliation breaks left unresolved past their age limit, under their run).
 
 use std::time::{Duration, SystemTime};
 
@@ -22,6 +23,7 @@ use temporalio_common::protos::temporal::api::common::v1::Payload;
 use temporalio_common::protos::temporal::api::enums::v1::PendingActivityState;
 
 use crate::Outcome;
+use crate::connect::ReadonlyDatabase;
 use crate::output::{self, Format};
 use crate::progress::Progress;
 use crate::runs::{described_run, query_json};
@@ -88,6 +90,12 @@ pub struct StuckArgs {
     /// `acme stuck` says so and exits 1: narrow it with --older-than or --process
     #[arg(long, default_value_t = 10_000)]
     examine: usize,
+    /// Reconciliation breaks unresolved longer than this are listed too, under their run
+    /// (timing breaks once the date they were expected to clear by has passed)
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1day")]
+    break_age_limit: Duration,
+    #[command(flatten)]
+    database: ReadonlyDatabase,
     #[arg(long, value_enum, default_value_t)]
     output: Format,
 }
@@ -286,6 +294,16 @@ pub async fn stuck(args: StuckArgs) -> anyhow::Result<Outcome> {
         .await;
     if let Some(progress) = &progress {
         progress.finish();
+    }
+    let mut stuck = stuck;
+    let reconciliation = acme_workflows::reconciliation::NAME;
+    if args
+        .filter
+        .process
+        .as_deref()
+        .is_none_or(|p| p == reconciliation)
+    {
+        stuck.extend(crate::recon::overdue_breaks(&args.database, args.break_age_limit).await?);
     }
     if unexamined > 0 {
         eprintln!(

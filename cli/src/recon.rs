@@ -8,16 +8,19 @@ use acme_activities::recon::compare::BreakClass;
 use acme_activities::recon::report;
 use acme_ledger::audit::OperatorVerb;
 use acme_workflows::reconciliation::{self, Input, Reconciliation};
+use acme_workflows::reconciliation_daily::{self, SCHEDULE_ID};
 use anyhow::Context as _;
-use chrono::{NaiveDate, Utc};
+use chrono::{NaiveDate, NaiveTime, Utc};
 use clap::Subcommand;
 use uuid::Uuid;
 
 use crate::Outcome;
 use crate::connect::{self, ReadonlyDatabase};
+use crate::dealing::put_schedule;
+use crate::inspect::StuckRun;
 use crate::operator::{Operator, OperatorArgs};
 use crate::output::{self, Format};
-use crate::run;
+use crate::{run, temporal};
 
 #[derive(Debug, Subcommand)]
 pub enum ReconCommand {
@@ -66,12 +69,30 @@ pub enum ReconCommand {
         #[command(flatten)]
         operator: OperatorArgs,
     },
-    /// Resolve a break, saying why (a correction is a new ledger entry, posted on its own)
-    #[command(after_help = "Example: acme recon resolve 6f1c… --reason \"custodian re-sent\"")]
+    /// Resolve a break, saying why; if a correction was needed, name its journal entry (posted
+    /// through the ledger like any other: a correction is a new entry, never an edit)
+    #[command(after_help = "Examples:\n  \
+        acme recon resolve 6f1c… --reason \"custodian re-sent the statement\"\n  \
+        acme recon resolve 6f1c… --reason \"unit booked twice\" --correction 4711")]
     Resolve {
         break_id: Uuid,
         #[arg(long)]
         reason: String,
+        /// The id of the journal entry that corrected what the break found
+        #[arg(long)]
+        correction: Option<i64>,
+        #[command(flatten)]
+        operator: OperatorArgs,
+    },
+    /// Create (or replace) the weekday schedule that reconciles each business date after dealing
+    #[command(after_help = "Example: acme recon schedule --at 18:00 --timezone Europe/London")]
+    Schedule {
+        /// Local time of day, HH:MM: after the dealing cut-off (`acme dealing schedule`)
+        #[arg(long)]
+        at: NaiveTime,
+        /// IANA time zone of --at
+        #[arg(long, default_value = "Europe/London")]
+        timezone: String,
         #[command(flatten)]
         operator: OperatorArgs,
     },
@@ -215,12 +236,50 @@ pub async fn run(command: ReconCommand) -> anyhow::Result<Outcome> {
             break_id,
             reason,
             operator,
-        } => work(break_id, BreakStatus::Acknowledged, &reason, &operator).await,
+        } => {
+            work(
+                break_id,
+                BreakStatus::Acknowledged,
+                &reason,
+                None,
+                &operator,
+            )
+            .await
+        }
         ReconCommand::Resolve {
             break_id,
             reason,
+            correction,
             operator,
-        } => work(break_id, BreakStatus::Resolved, &reason, &operator).await,
+        } => {
+            work(
+                break_id,
+                BreakStatus::Resolved,
+                &reason,
+                correction,
+                &operator,
+            )
+            .await
+        }
+        ReconCommand::Schedule {
+            at,
+            timezone,
+            operator,
+        } => {
+            let operator = Operator::connect(&operator).await?;
+            let detail = serde_json::json!({ "at": at, "timezone": &timezone });
+            let schedule = reconciliation_daily::schedule(at, &timezone, &temporal::task_queues());
+            let verb = operator
+                .act(OperatorVerb::Schedule, SCHEDULE_ID, None, detail, async {
+                    put_schedule(operator.client(), SCHEDULE_ID, schedule).await
+                })
+                .await?;
+            println!(
+                "schedule {SCHEDULE_ID} {verb}: weekdays at {at} {timezone} starts \
+                 reconciliation/<date>"
+            );
+            Ok(Outcome::Done)
+        }
         ReconCommand::Report {
             date,
             output,
@@ -246,6 +305,7 @@ async fn work(
     break_id: Uuid,
     to: BreakStatus,
     reason: &str,
+    correction: Option<i64>,
     operator: &OperatorArgs,
 ) -> anyhow::Result<Outcome> {
     let operator = Operator::connect(operator).await?;
@@ -269,11 +329,13 @@ async fn work(
         BreakStatus::Resolved => OperatorVerb::Resolve,
         BreakStatus::Open | BreakStatus::Acknowledged => OperatorVerb::Acknowledge,
     };
-    let detail = serde_json::json!({ "break_id": break_id, "to": to.as_str() });
+    let detail = serde_json::json!({
+        "break_id": break_id, "to": to.as_str(), "correction_entry_id": correction,
+    });
     let name = operator.name().to_owned();
     let moved = operator
         .act(verb, &run_id, Some(reason), detail, async {
-            breaks::advance(&pool, break_id, to, &name, reason)
+            breaks::advance_with(&pool, break_id, to, &name, reason, correction)
                 .await
                 .map_err(anyhow::Error::from)
         })
@@ -285,4 +347,50 @@ async fn work(
         moved.status.as_str()
     );
     Ok(Outcome::Done)
+}
+
+/// Breaks past their age limit, as `acme stuck` lists them: one entry per reconciliation run
+/// (`reconciliation/<date>`), a reason per break (timing breaks once their expected clear date
+/// has passed, others once unresolved longer than `age_limit`).
+pub async fn overdue_breaks(
+    database: &ReadonlyDatabase,
+    age_limit: std::time::Duration,
+) -> anyhow::Result<Vec<StuckRun>> {
+    let pool = readonly(database).await?;
+    let overdue = breaks::overdue(&pool, age_limit, Utc::now()).await?;
+    let mut runs: Vec<StuckRun> = Vec::new();
+    for b in overdue {
+        let workflow_id = reconciliation::workflow_id(&b.recon_date.to_string());
+        let reason = match b.expected_clear_date {
+            Some(clears) if b.class == BreakClass::Timing.as_str() => format!(
+                "reconciliation break {} ({} {} {}) was expected to clear by {clears}; it is {}",
+                b.break_id,
+                b.scope,
+                b.class,
+                b.subject,
+                b.status.as_str()
+            ),
+            _ => format!(
+                "reconciliation break {} ({} {} {}) {} since {}, past the age limit of {}",
+                b.break_id,
+                b.scope,
+                b.class,
+                b.subject,
+                b.status.as_str(),
+                output::when(b.opened_at),
+                humantime::format_duration(age_limit)
+            ),
+        };
+        match runs.last_mut().filter(|run| run.workflow_id == workflow_id) {
+            Some(run) => run.reasons.push(reason),
+            None => runs.push(StuckRun {
+                ui: crate::temporal::ui_link(&workflow_id),
+                workflow_id,
+                process: reconciliation::NAME.to_owned(),
+                started: Some(b.opened_at),
+                reasons: vec![reason],
+            }),
+        }
+    }
+    Ok(runs)
 }

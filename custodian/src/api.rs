@@ -15,7 +15,6 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::calendar;
 use crate::engine::Shared;
 use crate::error::{Error, chain};
 use crate::messages::{
@@ -24,6 +23,7 @@ use crate::messages::{
     RejectOrder,
 };
 use crate::store::Inserted;
+use crate::{calendar, reporting};
 
 /// The most business days one `POST /admin/clock/advance` may move.
 const MAX_ADVANCE_DAYS: u32 = 30;
@@ -39,9 +39,17 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/orders/{order_ref}", get(order_status))
         .route("/statements/holdings", get(holdings_statement))
         .route("/statements/cash", get(cash_statement))
+        .route(
+            "/statements/transactions",
+            get(reporting::transaction_statement),
+        )
         .route("/admin/clock", get(clock))
         .route("/admin/clock/advance", post(advance_clock))
         .route("/admin/faults", get(faults).put(set_faults))
+        .route(
+            "/admin/recon-faults",
+            get(reporting::recon_faults).put(reporting::set_recon_faults),
+        )
         .route("/admin/prices/{isin}/{date}", put(set_price))
         .route("/admin/orders/{order_ref}/reject", post(reject_order))
         .route("/admin/callbacks", get(callbacks))
@@ -98,9 +106,9 @@ impl From<Error> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
-fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request("message.malformed", format!("malformed body: {e}")))
 }
@@ -210,11 +218,11 @@ async fn order_status(
 }
 
 #[derive(Debug, Deserialize)]
-struct AsOf {
+pub(crate) struct AsOf {
     as_of: Option<String>,
 }
 
-async fn as_of_date(shared: &Shared, query: AsOf) -> ApiResult<NaiveDate> {
+pub(crate) async fn as_of_date(shared: &Shared, query: AsOf) -> ApiResult<NaiveDate> {
     match query.as_of {
         Some(text) => parse_date(&text),
         None => Ok(shared.store.business_date().await?),
@@ -226,7 +234,7 @@ async fn holdings_statement(
     Query(query): Query<AsOf>,
 ) -> ApiResult<Json<HoldingsStatement>> {
     let as_of = as_of_date(&shared, query).await?;
-    let holdings = shared.store.holdings(as_of).await?;
+    let holdings = crate::reporting::holdings(&shared, as_of).await?;
     Ok(Json(HoldingsStatement { as_of, holdings }))
 }
 
@@ -235,7 +243,7 @@ async fn cash_statement(
     Query(query): Query<AsOf>,
 ) -> ApiResult<Json<CashStatement>> {
     let as_of = as_of_date(&shared, query).await?;
-    let entries = shared.store.cash_entries(as_of).await?;
+    let entries = crate::reporting::cash_entries(&shared, as_of).await?;
     let closing_balance = entries
         .iter()
         .try_fold(Decimal::ZERO, |sum, entry| sum.checked_add(entry.amount))

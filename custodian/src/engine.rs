@@ -138,7 +138,10 @@ pub async fn step(shared: &Shared) -> Result<usize, Error> {
             }
         }
     }
-    let settled = store.settle_due(business_date, copies).await?;
+    let late_notice_of = store.recon_faults().await?.late_notice_of;
+    let settled = store
+        .settle_due(business_date, copies, late_notice_of.as_deref())
+        .await?;
     if settled > 0 {
         tracing::info!(settled, %business_date, "orders settled");
     }

@@ -10,10 +10,16 @@ use sqlx::types::Json;
 use crate::calendar;
 use crate::error::Error;
 use crate::messages::{
-    CallbackRecord, CashEntry, Confirmation, ConfirmationType, Faults, Holding, OrderRequest,
-    OrderState, OrderStatus, Side,
+    CallbackRecord, Confirmation, ConfirmationType, Faults, Holding, OrderRequest, OrderState,
+    OrderStatus, Side,
 };
 use crate::pricing::Fill;
+use crate::statements::{ReconFaults, Transaction};
+
+/// Which orders the custodian's books hold as settled by a date (`$1`): those it settled, and
+/// those of the ISIN `$2` whose settlement it has not yet announced (the `late_notice_of` knob).
+const SETTLED_BY: &str = "settlement_date <= $1 \
+     and (status = 'settled' or (status = 'priced' and isin = $2))";
 
 /// A callback waiting in the outbox: its id, how many copies to send, and its JSON body.
 pub type PendingCallback = (i64, i16, serde_json::Value);
@@ -337,15 +343,23 @@ impl Store {
     }
 
     /// Settles every priced order whose settlement date has come, queueing a `settled`
-    /// callback for each; returns how many.
-    pub async fn settle_due(&self, business_date: NaiveDate, copies: i16) -> Result<usize, Error> {
+    /// callback for each; returns how many. Orders of `late_notice_of` (a fault knob) are
+    /// announced one business day after their settlement date.
+    pub async fn settle_due(
+        &self,
+        business_date: NaiveDate,
+        copies: i16,
+        late_notice_of: Option<&str>,
+    ) -> Result<usize, Error> {
         let mut tx = self.pool.begin().await?;
         let mut settled: Vec<(String, NaiveDate)> = sqlx::query_as(
             "update custodian_order set status = 'settled', settled_at = now() \
              where status = 'priced' and settlement_date <= $1 \
+               and (isin is distinct from $2 or settlement_date < $1) \
              returning order_ref, settlement_date",
         )
         .bind(business_date)
+        .bind(late_notice_of)
         .fetch_all(&mut *tx)
         .await?;
         settled.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
@@ -431,15 +445,21 @@ impl Store {
             .collect())
     }
 
-    /// Settled units per ISIN as of a date: buys add, sells subtract.
-    pub async fn holdings(&self, as_of: NaiveDate) -> Result<Vec<Holding>, Error> {
-        let rows: Vec<(String, Decimal)> = sqlx::query_as(
+    /// Settled units per ISIN as of a date: buys add, sells subtract. Orders of `late_notice_of`
+    /// count as settled on their date, whatever we were told (see [`SETTLED_BY`]).
+    pub async fn holdings(
+        &self,
+        as_of: NaiveDate,
+        late_notice_of: Option<&str>,
+    ) -> Result<Vec<Holding>, Error> {
+        let rows: Vec<(String, Decimal)> = sqlx::query_as(&format!(
             "select isin, sum(case side when 'buy' then units else -units end) \
-             from custodian_order where status = 'settled' and settlement_date <= $1 \
+             from custodian_order where {SETTLED_BY} \
              group by isin having sum(case side when 'buy' then units else -units end) <> 0 \
-             order by isin",
-        )
+             order by isin"
+        ))
         .bind(as_of)
+        .bind(late_notice_of)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -448,25 +468,71 @@ impl Store {
             .collect())
     }
 
-    /// Settled cash movements as of a date, booked on their settlement date.
-    pub async fn cash_entries(&self, as_of: NaiveDate) -> Result<Vec<CashEntry>, Error> {
-        let rows: Vec<(String, NaiveDate, Decimal)> = sqlx::query_as(
-            "select order_ref, settlement_date, \
-               case side when 'buy' then -settlement_amount else settlement_amount end \
-             from custodian_order where status = 'settled' and settlement_date <= $1 \
-             order by settlement_date, order_ref",
-        )
+    /// Settled movements as of a date, one per order, referenced by its confirmation, oldest
+    /// first: the lines of the transaction statement (`semt.017`) and, by order reference and
+    /// settlement date, of the cash statement (`camt.053`).
+    pub async fn transactions(
+        &self,
+        as_of: NaiveDate,
+        late_notice_of: Option<&str>,
+    ) -> Result<Vec<Transaction>, Error> {
+        type Row = (
+            String,
+            String,
+            String,
+            String,
+            Decimal,
+            Decimal,
+            NaiveDate,
+            NaiveDate,
+        );
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "select 'TX' || confirmation_ref, order_ref, isin, side, units, \
+               case side when 'buy' then -settlement_amount else settlement_amount end, \
+               trade_date, settlement_date \
+             from custodian_order where {SETTLED_BY} \
+             order by settlement_date, order_ref"
+        ))
         .bind(as_of)
+        .bind(late_notice_of)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(order_ref, booking_date, amount)| CashEntry {
-                order_ref,
-                booking_date,
-                amount,
-            })
-            .collect())
+        rows.into_iter()
+            .map(
+                |(transaction_ref, order_ref, isin, side, units, amount, trade_date, settles)| {
+                    Ok(Transaction {
+                        transaction_ref,
+                        order_ref: Some(order_ref),
+                        isin,
+                        side: match side.as_str() {
+                            "buy" => Side::Buy,
+                            "sell" => Side::Sell,
+                            other => return Err(Error::Corrupt(format!("order side {other:?}"))),
+                        },
+                        units,
+                        amount,
+                        trade_date,
+                        settlement_date: settles,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// The reconciliation fault knobs (validated when they were set).
+    pub async fn recon_faults(&self) -> Result<ReconFaults, Error> {
+        let knobs: Json<ReconFaults> = sqlx::query_scalar("select knobs from recon_fault_setting")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(knobs.0)
+    }
+
+    pub async fn set_recon_faults(&self, faults: &ReconFaults) -> Result<(), Error> {
+        sqlx::query("update recon_fault_setting set knobs = $1")
+            .bind(Json(faults))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }
 

@@ -2,17 +2,28 @@
 //! custodian simulator: a clean dealing day reconciles with zero breaks, and a second run stores
 //! nothing new; a planted difference is found, classified and worked (acknowledged, resolved,
 //! each event recorded); statements crafted with one difference of each class are classified;
-//! a malformed statement is refused whole and stores nothing.
+//! a malformed statement is refused whole and stores nothing; the simulator's fault knobs plant
+//! one break of each class, each found and classified with nothing else flagged, and the timing
+//! break closes itself once our settlement runs.
 
 use acme_activities::recon::breaks::{self, BreakStatus};
 use acme_activities::recon::compare::BreakClass;
 use acme_activities::recon::report::{self, Reconcile};
 use acme_activities::recon::statements::{self, StatementKind};
-use acme_custodian::messages::{CashEntry, CashStatement, Faults, Holding, HoldingsStatement};
+use acme_custodian::messages::{
+    CashEntry, CashStatement, Faults, Holding, HoldingsStatement, OrderStatus,
+};
+use acme_custodian::statements::{ReconFaults, Skew};
+use acme_sdk::testkit::eventually;
 use acme_workflows::reconciliation::{self, Input, Reconciliation};
 use chrono::{Days, NaiveDate};
 use rust_decimal::Decimal;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::time::Duration;
+use temporalio_client::WorkflowGetResultOptions;
 
+use crate::cli::Acme;
 use crate::dealing_support::*;
 use crate::harness::{Scenario, World};
 use crate::support::{InProcessWorker, failure_code, on_local_set};
@@ -43,8 +54,8 @@ async fn reconciliation_of_a_clean_day_finds_nothing_and_twice_stores_nothing_ne
         let pool = dealing.ledger().pool();
         let first = recon(&dealing, wednesday()).await;
         assert_eq!(first.breaks, 0, "{first:?}");
-        // Three funds and six settled orders (three funds bought, no sells).
-        assert_eq!(first.matched, 3 + 3, "{first:?}");
+        // Three funds, three external trades and their three settlements (bought, no sells).
+        assert_eq!(first.matched, 3 + 3 + 3, "{first:?}");
         assert!(first.report_new);
         let head: i64 = sqlx::query_scalar("select last_entry_id from journal_head")
             .fetch_one(pool)
@@ -55,7 +66,7 @@ async fn reconciliation_of_a_clean_day_finds_nothing_and_twice_stores_nothing_ne
             .platform
             .record_run::<Reconciliation>(
                 &reconciliation::workflow_id(&wednesday().to_string()),
-                "clean-day",
+                "clean-day-with-transactions",
             )
             .await;
         let stored = [
@@ -64,7 +75,7 @@ async fn reconciliation_of_a_clean_day_finds_nothing_and_twice_stores_nothing_ne
             count(&dealing, "recon_break").await,
             count(&dealing, "recon_report").await,
         ];
-        assert_eq!(stored, [2, 3 + 3, 0, 1]);
+        assert_eq!(stored, [3, 3 + 3 + 3, 0, 1]);
         let text = &report::latest(pool, Some(wednesday()), 1).await.unwrap()[0].report_text;
         assert!(text.contains(&first.journal_head.hash), "{text}");
 
@@ -212,6 +223,7 @@ async fn statements_with_one_difference_of_each_class_are_classified() {
             workflow_id: reconciliation::workflow_id(&date.to_string()),
             holdings,
             cash,
+            transactions: None,
         };
         let outcome = report::reconcile(pool, &request).await.unwrap();
         let found: Vec<(String, String)> = breaks::of_date(pool, date)
@@ -258,10 +270,389 @@ async fn statements_with_one_difference_of_each_class_are_classified() {
     .await;
 }
 
+/// Replaces the simulator's reconciliation fault knobs.
+async fn recon_faults(dealing: &Dealing, faults: &ReconFaults) {
+    let url = format!("{}/admin/recon-faults", dealing.platform.custodian_url);
+    let response = dealing.http.put(url).json(faults).send().await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
+}
+
+/// The breaks found on `date`, as (scope, subject, class).
+async fn found_on(dealing: &Dealing, date: NaiveDate) -> BTreeSet<(String, String, String)> {
+    breaks::of_date(dealing.ledger().pool(), date)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.scope, b.subject, b.class))
+        .collect()
+}
+
+fn found(scope: &str, subject: &str, class: BreakClass) -> (String, String, String) {
+    (
+        scope.to_owned(),
+        subject.to_owned(),
+        class.as_str().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn fault_knobs_plant_one_break_of_each_class_and_the_timing_break_clears_itself() {
+    on_local_set(async {
+        let (dealing, worker) = small_day_with_worker().await;
+        let pool = dealing.ledger().pool();
+        // Fund 2 settles on Wednesday at the custodian, which tells us only on Thursday.
+        let late = ReconFaults {
+            late_notice_of: Some(FUNDS[2].to_owned()),
+            ..ReconFaults::default()
+        };
+        recon_faults(&dealing, &late).await;
+        let cycle = dealing.start_cycle(monday()).await;
+        dealing.wait_until_none_in(monday(), "created").await;
+        dealing.advance_one_day().await;
+        dealing.wait_until_none_in(monday(), "placed").await;
+        dealing.advance_one_day().await;
+        eventually(Duration::from_secs(60), || async {
+            let counts = acme_activities::dealing::progress(dealing.ledger(), monday())
+                .await
+                .unwrap();
+            let settled = counts.get("settled").copied().unwrap_or(0);
+            if settled == 2 {
+                Ok(())
+            } else {
+                Err(format!("{counts:?}"))
+            }
+        })
+        .await;
+        let order_of = |fund: &'static str| async move {
+            sqlx::query_scalar::<_, String>(
+                "select order_ref from external_trade where asset_code = $1",
+            )
+            .bind(fund)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+        };
+        let orders = [
+            order_of(FUNDS[0]).await,
+            order_of(FUNDS[1]).await,
+            order_of(FUNDS[2]).await,
+        ];
+
+        // Wednesday: a phantom trade in every statement (missing ours), half a unit too many of
+        // fund 0 (quantity), a penny too much for fund 1 (amount), and fund 2 settled at the
+        // custodian but not yet in our books (timing).
+        let phantom = "GB00PHANTOM1";
+        recon_faults(
+            &dealing,
+            &ReconFaults {
+                phantom_isin: Some(phantom.to_owned()),
+                units_off: Some(Skew {
+                    isin: FUNDS[0].to_owned(),
+                    delta: Decimal::new(5, 1),
+                }),
+                amount_off: Some(Skew {
+                    isin: FUNDS[1].to_owned(),
+                    delta: Decimal::new(1, 2),
+                }),
+                ..late.clone()
+            },
+        )
+        .await;
+        let wednesday_run = recon(&dealing, wednesday()).await;
+        let phantom_ref = ReconFaults::phantom_ref(phantom);
+        let expected = BTreeSet::from([
+            found("position", phantom, BreakClass::MissingOurs),
+            found(
+                "transaction",
+                &format!("TX{phantom_ref}"),
+                BreakClass::MissingOurs,
+            ),
+            found("cash", &phantom_ref, BreakClass::MissingOurs),
+            found("position", FUNDS[0], BreakClass::QuantityMismatch),
+            found("transaction", &orders[0], BreakClass::QuantityMismatch),
+            found("transaction", &orders[1], BreakClass::AmountMismatch),
+            found("cash", &orders[1], BreakClass::AmountMismatch),
+            found("transaction", &orders[2], BreakClass::Timing),
+            found("cash", &orders[2], BreakClass::Timing),
+        ]);
+        assert_eq!(found_on(&dealing, wednesday()).await, expected);
+        assert_eq!(
+            (wednesday_run.breaks, wednesday_run.new_breaks),
+            (expected.len(), expected.len() as u64),
+            "{wednesday_run:?}"
+        );
+        let timing: Vec<_> = breaks::of_date(pool, wednesday())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|b| b.class == BreakClass::Timing.as_str())
+            .collect();
+        assert!(
+            timing
+                .iter()
+                .all(|b| b.expected_clear_date == Some(wednesday()))
+        );
+
+        // Thursday: the custodian tells us, our settlement runs and the cycle ends. The
+        // transaction statement now leaves fund 0 out (missing theirs), lists fund 1 twice
+        // (duplicate, in the cash statement too), and reports fund 2 in two parts without our
+        // reference and a day early (matched by amount and date, one-to-many: no break).
+        recon_faults(
+            &dealing,
+            &ReconFaults {
+                omit_transactions_of: Some(FUNDS[0].to_owned()),
+                duplicate_of: Some(FUNDS[1].to_owned()),
+                split_of: Some(FUNDS[2].to_owned()),
+                unreferenced_of: Some(FUNDS[2].to_owned()),
+                ..ReconFaults::default()
+            },
+        )
+        .await;
+        dealing.advance_one_day().await;
+        tokio::time::timeout(
+            Duration::from_secs(120),
+            cycle.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .expect("the cycle ends once the late settlement is announced")
+        .unwrap();
+        let thursday = wednesday().checked_add_days(Days::new(1)).unwrap();
+        let order_1: OrderStatus = dealing.custodian(&format!("/orders/{}", orders[1])).await;
+        let movement_1 = format!("TX{}", order_1.confirmation.unwrap().confirmation_ref);
+        let thursday_run = recon(&dealing, thursday).await;
+        let expected = BTreeSet::from([
+            found("transaction", &orders[0], BreakClass::MissingTheirs),
+            found("transaction", &movement_1, BreakClass::Duplicate),
+            found("cash", &orders[1], BreakClass::Duplicate),
+        ]);
+        assert_eq!(found_on(&dealing, thursday).await, expected);
+        assert_eq!(thursday_run.breaks, expected.len(), "{thursday_run:?}");
+        // Wednesday's timing breaks closed themselves, as the Thursday run.
+        assert_eq!(thursday_run.timing_cleared, 2, "{thursday_run:?}");
+        for timing in &timing {
+            let events = breaks::events(pool, timing.break_id).await.unwrap();
+            let trail: Vec<(&str, &str)> = events
+                .iter()
+                .map(|e| (e.to_status.as_str(), e.actor.as_str()))
+                .collect();
+            let run = reconciliation::workflow_id(&thursday.to_string());
+            assert_eq!(trail, [("resolved", run.as_str())]);
+        }
+        dealing
+            .platform
+            .record_run::<Reconciliation>(
+                &reconciliation::workflow_id(&thursday.to_string()),
+                "fault-knobs",
+            )
+            .await;
+        operators_work_the_breaks_with_acme(&dealing, &orders, thursday).await;
+        worker.stop().await;
+        dealing.finish().await;
+    })
+    .await;
+}
+
+/// The real `acme` binary against the day the fault knobs left behind: Wednesday's seven breaks
+/// other than timing and Thursday's three are unresolved. Lists them by class and age, finds them
+/// in `acme stuck` once past their age limit, and resolves one with a correcting entry posted
+/// through the ledger; every move is audited.
+async fn operators_work_the_breaks_with_acme(
+    dealing: &Dealing,
+    orders: &[String; 3],
+    thursday: NaiveDate,
+) {
+    let pool = dealing.ledger().pool();
+    let acme = Acme::new(&dealing.platform);
+    let listed = |value: &Value, field: &str| -> BTreeSet<String> {
+        value
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b[field].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let quantity = acme
+        .json(&[
+            "recon",
+            "breaks",
+            "--class",
+            "quantity_mismatch",
+            "--output",
+            "json",
+        ])
+        .await;
+    assert_eq!(
+        listed(&quantity, "subject"),
+        BTreeSet::from([FUNDS[0].to_owned(), orders[0].clone()])
+    );
+    let unresolved = acme.json(&["recon", "breaks", "--output", "json"]).await;
+    assert_eq!(
+        unresolved.as_array().unwrap().len(),
+        7 + 3,
+        "{unresolved:#}"
+    );
+    let old = acme
+        .json(&["recon", "breaks", "--older-than", "1h", "--output", "json"])
+        .await;
+    assert_eq!(old, serde_json::json!([]));
+    let refused = acme.refused(&["recon", "breaks", "--class", "bogus"]).await;
+    assert!(refused.contains("unknown class"), "{refused}");
+
+    // Nothing is stuck while every break is younger than a day; with no age allowed, each
+    // unresolved break is listed under its run, and `acme stuck` exits 1.
+    let healthy = acme.run(&["stuck", "--output", "json"]).await;
+    assert_eq!(healthy.status.code(), Some(0), "{healthy:?}");
+    let overdue = acme
+        .run(&["stuck", "--break-age-limit", "0s", "--output", "json"])
+        .await;
+    assert_eq!(overdue.status.code(), Some(1), "{overdue:?}");
+    let overdue: Value = serde_json::from_slice(&overdue.stdout).unwrap();
+    let runs: Vec<(&str, usize)> = overdue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|run| {
+            (
+                run["workflow_id"].as_str().unwrap(),
+                run["reasons"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    let wednesday_run = reconciliation::workflow_id(&wednesday().to_string());
+    let thursday_run = reconciliation::workflow_id(&thursday.to_string());
+    assert_eq!(
+        runs,
+        [(wednesday_run.as_str(), 7), (thursday_run.as_str(), 3)],
+        "{overdue:#}"
+    );
+
+    // Fund 0's quantity break is corrected by a new entry through the ledger (the custodian
+    // holds half a unit more), then resolved naming it; the journal only grew.
+    let position = breaks::of_date(pool, wednesday())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|b| b.scope == "position" && b.class == BreakClass::QuantityMismatch.as_str())
+        .unwrap();
+    let id = position.break_id.to_string();
+    let refused = acme
+        .refused(&[
+            "recon",
+            "resolve",
+            &id,
+            "--reason",
+            "fixed",
+            "--correction",
+            "999999999",
+        ])
+        .await;
+    assert!(refused.contains("no journal entry 999999999"), "{refused}");
+    let entries_before = count(dealing, "journal_entry").await;
+    give_units(dealing.ledger(), "m-0", FUNDS[0], Decimal::new(5, 1)).await;
+    assert_eq!(count(dealing, "journal_entry").await, entries_before + 1);
+    let correction: i64 =
+        sqlx::query_scalar("select entry_id from journal_entry where workflow_id = $1")
+            .bind(format!("fixture/holding/m-0/{}", FUNDS[0]))
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    acme.ok(&[
+        "recon",
+        "acknowledge",
+        &id,
+        "--reason",
+        "looking (ticket 12)",
+    ])
+    .await;
+    let resolved = acme
+        .ok(&[
+            "recon",
+            "resolve",
+            &id,
+            "--reason",
+            "custodian holds half a unit more: booked (ticket 12)",
+            "--correction",
+            &correction.to_string(),
+        ])
+        .await;
+    assert!(resolved.contains("is resolved"), "{resolved}");
+    let trail: Vec<(String, String, Option<i64>)> = breaks::events(pool, position.break_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.to_status, e.actor, e.correction_entry_id))
+        .collect();
+    assert_eq!(
+        trail,
+        [
+            ("acknowledged".to_owned(), "alice".to_owned(), None),
+            ("resolved".to_owned(), "alice".to_owned(), Some(correction)),
+        ]
+    );
+    let audit = acme
+        .json(&["audit", "--workflow", &wednesday_run, "--output", "json"])
+        .await;
+    let rows: Vec<(&str, &str, &str)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["operator"].as_str().unwrap(),
+                row["action"].as_str().unwrap(),
+                row["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "alice",
+                "resolve",
+                "custodian holds half a unit more: booked (ticket 12)"
+            ),
+            ("alice", "acknowledge", "looking (ticket 12)"),
+            ("alice", "resolve", "fixed"),
+        ]
+    );
+    // The attempt naming an entry that does not exist was refused, and audited as refused.
+    let accepted: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| &row["accepted"])
+        .collect();
+    assert_eq!(
+        accepted,
+        [&Value::Bool(true), &Value::Bool(true), &Value::Bool(false)]
+    );
+    // Resolved is final, and the chain still verifies with the correction in it.
+    acme.refused(&["recon", "resolve", &id, "--reason", "again"])
+        .await;
+    acme.ok(&["ledger", "verify"]).await;
+}
+
 /// The harness's world: a simulator with nothing dealt, and a worker.
 pub struct ReconWorld {
-    dealing: Dealing,
+    pub dealing: Dealing,
     worker: InProcessWorker,
+}
+
+impl ReconWorld {
+    /// One member, nothing dealt, the simulator's clock on Monday, a worker whose activities
+    /// pass through `interceptor`.
+    pub async fn start(interceptor: acme_worker::ActivityInterceptor) -> Self {
+        let dealing = Dealing::start(1, monday()).await;
+        let worker = dealing
+            .platform
+            .spawn_worker_with("worker-1", Some(interceptor));
+        Self { dealing, worker }
+    }
 }
 
 impl World for ReconWorld {
@@ -284,11 +675,7 @@ impl Scenario for Harness {
     type World = ReconWorld;
 
     async fn start(&self, interceptor: acme_worker::ActivityInterceptor) -> ReconWorld {
-        let dealing = Dealing::start(1, monday()).await;
-        let worker = dealing
-            .platform
-            .spawn_worker_with("worker-1", Some(interceptor));
-        ReconWorld { dealing, worker }
+        ReconWorld::start(interceptor).await
     }
 
     async fn run(&self, world: &ReconWorld) -> Result<(), String> {

@@ -1,8 +1,10 @@
 //! `reconciliation`: a business date's books against the custodian. Fetches the custodian's
-//! holdings (`semt.002`) and cash (`camt.053`) statements as of the date, stores each as received
-//! (digest, lines), then compares, set-based, units per fund over every member and house pot
-//! with the holdings, and the bank account's settlement movements with the cash statement, order
-//! by order; stores classified breaks and the daily report with the journal's head (ADR 17).
+//! holdings (`semt.002`), cash (`camt.053`) and transaction (`semt.017`) statements as of the
+//! date, stores each as received (digest, lines), then compares, set-based, units per fund over
+//! every member and house pot with the holdings, the bank account's settlement movements with
+//! the cash statement, order by order, and each external trade with the custodian's settled
+//! movements (by reference, then by amount and date); stores classified breaks and the daily
+//! report with the journal's head (ADR 17).
 //!
 //! - Trigger: `acme recon run --date D` (workflow id `reconciliation/<date>`; a start while a
 //!   run of the date is open attaches to it, a later one runs again and stores nothing new if
@@ -33,11 +35,15 @@ mod tests;
 /// The process's stable name in Temporal. Never change it once deployed.
 pub const NAME: &str = "reconciliation";
 
+/// Runs started before this patch fetch and compare no transaction statement.
+pub const TRANSACTIONS: &str = "reconciliation-transactions";
+
 /// The steps, in order: what each runs, how its writes are keyed, and what undoes them.
 pub fn steps() -> Vec<Step> {
     vec![
         Step::reads("fetch-holdings", CustodianActivities::statement),
         Step::reads("fetch-cash", CustodianActivities::statement),
+        Step::reads("fetch-transactions", CustodianActivities::statement),
         Step::writes(
             "import-holdings",
             ReconciliationActivities::import_statement,
@@ -46,6 +52,11 @@ pub fn steps() -> Vec<Step> {
         .pivot("a statement is a record of what was received, kept as received, never undone"),
         Step::writes(
             "import-cash",
+            ReconciliationActivities::import_statement,
+            "statement sha256 digest",
+        ),
+        Step::writes(
+            "import-transactions",
             ReconciliationActivities::import_statement,
             "statement sha256 digest",
         ),
@@ -74,7 +85,7 @@ pub struct Reconciliation;
 
 impl Process for Reconciliation {
     const NAME: &'static str = NAME;
-    const DESCRIPTION: &'static str = "Reconciles a business date: units per fund and settlement cash against the custodian's statements, stored as received, with classified breaks and a daily report";
+    const DESCRIPTION: &'static str = "Reconciles a business date: units per fund, external trades and settlement cash against the custodian's statements, stored as received, with classified breaks and a daily report";
 
     fn business_key(input: &Input) -> String {
         input.date.clone()
@@ -109,8 +120,12 @@ impl Reconciliation {
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<Outcome> {
         let date = business_date(&input, ctx.workflow_id())?;
         let queues = TaskQueues::of_workflow_queue(ctx.task_queue());
-        let mut imported = Vec::with_capacity(2);
-        for kind in [StatementKind::Holdings, StatementKind::CustodianCash] {
+        let mut kinds = vec![StatementKind::Holdings, StatementKind::CustodianCash];
+        if ctx.patched(TRANSACTIONS) {
+            kinds.push(StatementKind::Transactions);
+        }
+        let mut imported = Vec::with_capacity(kinds.len());
+        for kind in kinds {
             let body = ctx
                 .execute_activity(
                     CustodianActivities::statement,
@@ -121,7 +136,7 @@ impl Reconciliation {
                 .map_err(fail_workflow)?;
             imported.push((kind, body));
         }
-        let mut statements = Vec::with_capacity(2);
+        let mut statements = Vec::with_capacity(imported.len());
         for (kind, body) in imported {
             let statement = ctx
                 .execute_activity(
@@ -137,7 +152,10 @@ impl Reconciliation {
                 .map_err(fail_workflow)?;
             statements.push(statement);
         }
-        let (Some(cash), Some(holdings)) = (statements.pop(), statements.pop()) else {
+        let mut statements = statements.into_iter();
+        let (Some(holdings), Some(cash), transactions) =
+            (statements.next(), statements.next(), statements.next())
+        else {
             return Err(
                 BusinessError::new("recon.statement_missing", "a statement is missing").into(),
             );
@@ -147,6 +165,7 @@ impl Reconciliation {
             workflow_id: ctx.workflow_id().to_owned(),
             holdings,
             cash,
+            transactions,
         };
         let outcome = ctx
             .execute_activity(

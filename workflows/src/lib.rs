@@ -57,5 +57,6 @@ catalog![
     external_trade::ExternalTradeWorkflow,
     invest_cash::InvestCash,
     reconciliation::Reconciliation,
+    reconciliation_daily::ReconciliationDaily,
     sell_units::SellUnits,
 ];

@@ -2,7 +2,10 @@
 //! event saying who and why (`recon_break_event`, append-only; the database also refuses a status
 //! moving back or any other column changing). A break's id is uuid5 of its date, scope, subject
 //! and class, so a second run of a date finds the breaks it already holds and stores nothing.
-//! Timing breaks close themselves when a later run finds their subject matched.
+//! Timing breaks close themselves when a later run finds their subject matched. A break may be
+//! resolved by a correction: the event then names the correcting journal entry, which was posted
+//! through the ledger like any other (never an edit). A break unresolved past its age limit
+//! ([`overdue`]) is one an operator must hear of (`acme stuck`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -19,6 +22,10 @@ const BREAK_NAMESPACE: Uuid = Uuid::from_u128(0x5d1c_0e4a_7b52_4c1e_9a0f_14e0_2b
 pub const MAX_REASON_CHARS: usize = 1_000;
 /// Rows one listing returns at most.
 pub const MAX_LISTED: i64 = 10_000;
+/// How long a break other than timing may stay unresolved before it is overdue: a day, the
+/// threshold of the `AcmeReconciliationBreakOld` alert. A timing break is overdue once the date
+/// it was expected to clear by has passed.
+pub const AGE_LIMIT: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 /// Where a break stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,14 +242,26 @@ pub struct BreakEvent {
     pub to_status: String,
     pub actor: String,
     pub reason: String,
+    /// The journal entry that corrected what the break found, when it was resolved by one.
+    pub correction_entry_id: Option<i64>,
     pub recorded_at: DateTime<Utc>,
 }
 
 /// The events of a break, oldest first.
 pub async fn events(pool: &PgPool, break_id: Uuid) -> Result<Vec<BreakEvent>, ReconError> {
-    let rows: Vec<(i64, String, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-        "select event_id, from_status, to_status, actor, reason, recorded_at
-         from recon_break_event where break_id = $1 order by event_id",
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        i64,
+        String,
+        String,
+        String,
+        String,
+        Option<i64>,
+        DateTime<Utc>,
+    )> = sqlx::query_as(
+        "select event_id, from_status, to_status, actor, reason, correction_entry_id,
+                    recorded_at
+             from recon_break_event where break_id = $1 order by event_id",
     )
     .bind(break_id)
     .fetch_all(pool)
@@ -250,13 +269,24 @@ pub async fn events(pool: &PgPool, break_id: Uuid) -> Result<Vec<BreakEvent>, Re
     Ok(rows
         .into_iter()
         .map(
-            |(event_id, from_status, to_status, actor, reason, recorded_at)| BreakEvent {
+            |(
                 event_id,
                 from_status,
                 to_status,
                 actor,
                 reason,
+                correction_entry_id,
                 recorded_at,
+            )| {
+                BreakEvent {
+                    event_id,
+                    from_status,
+                    to_status,
+                    actor,
+                    reason,
+                    correction_entry_id,
+                    recorded_at,
+                }
             },
         )
         .collect())
@@ -273,6 +303,20 @@ pub async fn advance(
     actor: &str,
     reason: &str,
 ) -> Result<Break, ReconError> {
+    advance_with(pool, break_id, to, actor, reason, None).await
+}
+
+/// [`advance`], naming the journal entry that corrected what the break found (`correction`,
+/// only when resolving). Refused too: a correction that is not an entry in the journal, or that
+/// goes with an acknowledgement.
+pub async fn advance_with(
+    pool: &PgPool,
+    break_id: Uuid,
+    to: BreakStatus,
+    actor: &str,
+    reason: &str,
+    correction: Option<i64>,
+) -> Result<Break, ReconError> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > MAX_REASON_CHARS {
         return Err(ReconError::refused(
@@ -286,7 +330,28 @@ pub async fn advance(
             "who is acting?",
         ));
     }
+    if correction.is_some() && to != BreakStatus::Resolved {
+        return Err(ReconError::refused(
+            "break.correction_resolves",
+            "a correcting entry resolves a break; it cannot acknowledge one",
+        ));
+    }
     let mut tx = pool.begin().await?;
+    if let Some(entry_id) = correction {
+        let posted: bool =
+            sqlx::query_scalar("select exists (select 1 from journal_entry where entry_id = $1)")
+                .bind(entry_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !posted {
+            return Err(ReconError::refused(
+                "break.correction_unknown",
+                format!(
+                    "no journal entry {entry_id}: post the correction through the ledger first"
+                ),
+            ));
+        }
+    }
     let status: Option<String> =
         sqlx::query_scalar("select status from recon_break where break_id = $1 for update")
             .bind(break_id)
@@ -323,14 +388,16 @@ pub async fn advance(
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "insert into recon_break_event (break_id, from_status, to_status, actor, reason)
-         values ($1, $2, $3, $4, $5)",
+        "insert into recon_break_event
+             (break_id, from_status, to_status, actor, reason, correction_entry_id)
+         values ($1, $2, $3, $4, $5, $6)",
     )
     .bind(break_id)
     .bind(from.as_str())
     .bind(to.as_str())
     .bind(actor)
     .bind(reason)
+    .bind(correction)
     .execute(&mut *tx)
     .await?;
     let row: BreakRow = sqlx::query_as(&format!(
@@ -341,6 +408,34 @@ pub async fn advance(
     .await?;
     tx.commit().await?;
     break_of(row)
+}
+
+/// Unresolved breaks past their age limit at `now`, oldest first: timing breaks whose expected
+/// clear date is before `now`'s date, others opened longer than `age_limit` before `now`.
+pub async fn overdue(
+    pool: &PgPool,
+    age_limit: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<Break>, ReconError> {
+    let opened_before = chrono::Duration::from_std(age_limit)
+        .ok()
+        .and_then(|limit| now.checked_sub_signed(limit))
+        .ok_or_else(|| ReconError::refused("break.age_limit", "the age limit is too long"))?;
+    let rows: Vec<BreakRow> = sqlx::query_as(&format!(
+        "select {BREAK_COLUMNS} from recon_break
+         where status <> 'resolved'
+           and case when class = 'timing' and expected_clear_date is not null
+                    then expected_clear_date < $1
+                    else opened_at < $2 end
+         order by recon_date, opened_at, scope, subject
+         limit $3"
+    ))
+    .bind(now.date_naive())
+    .bind(opened_before)
+    .bind(MAX_LISTED)
+    .fetch_all(pool)
+    .await?;
+    rows.into_iter().map(break_of).collect()
 }
 
 /// Unresolved breaks by class and status, for `acme recon status`.

@@ -1,7 +1,8 @@
 //! The comparisons, set-based: positions are one aggregate over every member and house account
 //! of every fund against the holdings statement's lines (fast at millions of pots: one scan of the
-//! balances, no row leaves the database but one per fund); cash is the bank account's settlement
-//! movements against the custodian's cash statement, per order reference. What differs is
+//! balances, no row leaves the database but one per fund); cash is one of our cash accounts'
+//! movements against its account statement, per reference ([`CashAccount`]: today the bank
+//! account's settlement movements against the custodian's cash statement). What differs is
 //! classified here ([`BreakClass`]); [`super::breaks`] stores it.
 
 use chrono::NaiveDate;
@@ -14,8 +15,38 @@ use super::statements::Imported;
 
 /// The ledger account cash is compared on: the bank account's movements from settlements.
 pub const CUSTODIAN_CASH: &str = "custodian-cash";
-/// The journal entry kind that moves a settled trade's cash between custodian and bank.
-const CASH_SETTLED: &str = "dealing.cash-settled";
+
+/// A cash account of ours compared line by line with an account statement (`camt.053`): the GBP
+/// account of an external pot, the journal entries that move it for this statement (by kind),
+/// the metadata field of those entries that carries the reference the statement quotes, and
+/// which way the statement signs a movement. The custodian's cash statement is
+/// [`CashAccount::CUSTODIAN`]; another account statement (the bank's) plugs in as another value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CashAccount {
+    /// How reports and breaks name the account (a break's `account`).
+    pub name: &'static str,
+    /// The external pot (`pot.owner_ref`) whose GBP account is ours.
+    pub pot: &'static str,
+    /// The kinds of the journal entries compared.
+    pub entry_kinds: &'static [&'static str],
+    /// The entries' metadata field holding the statement's reference.
+    pub reference: &'static str,
+    /// True when the statement signs a movement the other way from our posting on the account
+    /// (the custodian's statement is of its side: money it takes is money our bank pays).
+    pub statement_signs_opposite: bool,
+}
+
+impl CashAccount {
+    /// Settlement cash: the bank account's `dealing.cash-settled` movements, per order
+    /// reference, against the custodian's `camt.053`.
+    pub const CUSTODIAN: CashAccount = CashAccount {
+        name: CUSTODIAN_CASH,
+        pot: "bank",
+        entry_kinds: &["dealing.cash-settled"],
+        reference: "order_ref",
+        statement_signs_opposite: true,
+    };
+}
 
 /// What kind of difference a break is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -61,11 +92,12 @@ impl BreakClass {
     }
 }
 
-/// Positions or cash.
+/// Positions, transactions (trades against the custodian's movements) or cash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     Position,
+    Transaction,
     Cash,
 }
 
@@ -73,6 +105,7 @@ impl Scope {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Position => "position",
+            Self::Transaction => "transaction",
             Self::Cash => "cash",
         }
     }
@@ -82,9 +115,10 @@ impl Scope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub scope: Scope,
-    /// The fund (positions) or the order reference (cash).
+    /// The fund (positions), the order reference (cash, and transactions we have) or the
+    /// custodian's movement reference (transactions only they have, duplicates).
     pub subject: String,
-    /// The fund, or [`CUSTODIAN_CASH`].
+    /// The fund (positions, transactions), or [`CUSTODIAN_CASH`].
     pub account: String,
     pub class: BreakClass,
     pub ours: Option<Decimal>,
@@ -231,14 +265,15 @@ pub fn classify_position(
     }
 }
 
-/// The bank account's settlement movements per order reference, effective by `date`, against the
-/// custodian's cash statement, line by line (`camt.053` says `+` paid to us, `-` taken from us;
-/// the bank mirror moves the other way). A statement line for a trade priced but not settled in
-/// our books by `date` is timing, expected to clear on its settlement date.
+/// `account`'s movements per reference, effective by `date`, against its statement, line by line
+/// (for the custodian's, `camt.053` says `+` paid to us, `-` taken from us; the bank mirror moves
+/// the other way). A statement line for a trade priced but not settled in our books by `date` is
+/// timing, expected to clear on its settlement date.
 pub async fn cash(
     conn: &mut PgConnection,
     date: NaiveDate,
     statement: &Imported,
+    account: &CashAccount,
 ) -> Result<Comparison, sqlx::Error> {
     #[allow(clippy::type_complexity)]
     let rows: Vec<(
@@ -251,16 +286,17 @@ pub async fn cash(
         Option<String>,
         Option<NaiveDate>,
     )> = sqlx::query_as(
-        "with bank as (
+        "with ours_account as (
              select a.account_id from account a join pot p using (pot_id)
-             where p.owner_kind = 'external' and p.owner_ref = 'bank' and a.asset_code = 'GBP'),
+             where p.owner_kind = 'external' and p.owner_ref = $4 and a.asset_code = 'GBP'),
          ours as (
-             select e.metadata ->> 'order_ref' as subject, -sum(po.amount) as amount,
+             select e.metadata ->> $5 as subject,
+                    case when $6 then -sum(po.amount) else sum(po.amount) end as amount,
                     count(distinct e.entry_id) as entries
              from posting po
              join journal_entry e using (entry_id)
-             where po.account_id in (select account_id from bank)
-               and e.kind = $3 and e.effective_date <= $2
+             where po.account_id in (select account_id from ours_account)
+               and e.kind = any($3) and e.effective_date <= $2
              group by 1),
          theirs as (
              select subject, sum(quantity) as amount, count(*) as lines,
@@ -275,7 +311,10 @@ pub async fn cash(
     )
     .bind(statement.statement_id)
     .bind(date)
-    .bind(CASH_SETTLED)
+    .bind(account.entry_kinds)
+    .bind(account.pot)
+    .bind(account.reference)
+    .bind(account.statement_signs_opposite)
     .fetch_all(conn)
     .await?;
     let mut out = Comparison::default();
@@ -301,7 +340,7 @@ pub async fn cash(
         let finding = class.map(|class| Finding {
             scope: Scope::Cash,
             subject: order_ref.clone(),
-            account: CUSTODIAN_CASH.to_owned(),
+            account: account.name.to_owned(),
             class,
             ours,
             theirs,
@@ -315,7 +354,7 @@ pub async fn cash(
         out.push(
             Compared {
                 subject: order_ref,
-                account: CUSTODIAN_CASH.to_owned(),
+                account: account.name.to_owned(),
                 ours,
                 theirs,
                 class,

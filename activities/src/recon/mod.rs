@@ -7,6 +7,8 @@
 //!   malformed) and parsing it into lines;
 //! - [`compare`]: the set-based comparisons (positions per fund, cash per order reference) and
 //!   the classification of what differs;
+//! - [`transactions`]: matching our external trades with the custodian's settled movements
+//!   (`semt.017`): by reference, then by amount and date; one-to-one, one-to-many, many-to-one;
 //! - [`breaks`]: breaks, their lifecycle (open → acknowledged → resolved) and its events;
 //! - [`report`]: the daily report, append-only, with the journal's head at the time of the run.
 
@@ -14,6 +16,7 @@ pub mod breaks;
 pub mod compare;
 pub mod report;
 pub mod statements;
+pub mod transactions;
 
 use acme_sdk::BusinessError;
 use temporalio_sdk::activities::ActivityError;

@@ -1,7 +1,8 @@
-//! The run and its daily report. [`reconcile`] compares positions and cash in one repeatable-read
-//! transaction (so the balances compared and the journal head published are one snapshot),
-//! stores the breaks, closes timing breaks that cleared, and appends the report: per fund and cash
-//! account what matched and what broke and why, totals, and the journal's head entry and hash. A
+//! The run and its daily report. [`reconcile`] compares positions, transactions and cash in one
+//! repeatable-read transaction (so the balances compared and the journal head published are one
+//! snapshot), stores the breaks, closes timing breaks that cleared, and appends the report: per
+//! fund, external trade and cash account what matched and what broke and why, totals, and the
+//! journal's head entry and hash. A
 //! report's digest covers its content, so a second run that finds the same stores nothing.
 
 use std::fmt::Write as _;
@@ -14,8 +15,9 @@ use sqlx::PgPool;
 
 use super::ReconError;
 use super::breaks::{self, break_id};
-use super::compare::{self, Compared, Comparison, Scope};
-use super::statements::Imported;
+use super::compare::{self, CashAccount, Compared, Comparison, Scope};
+use super::statements::{Imported, StatementKind};
+use super::transactions;
 
 /// What a run compares: the date and the statements imported for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +27,9 @@ pub struct Reconcile {
     pub workflow_id: String,
     pub holdings: Imported,
     pub cash: Imported,
+    /// The transaction statement (`semt.017`); absent in runs started before it was fetched.
+    #[serde(default)]
+    pub transactions: Option<Imported>,
 }
 
 /// One section of the report: a scope's compared lines, and its totals.
@@ -59,7 +64,12 @@ pub struct Report {
     pub date: NaiveDate,
     pub holdings_statement: Imported,
     pub cash_statement: Imported,
+    /// Left out of reports of runs without a transaction statement, whose digest is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_statement: Option<Imported>,
     pub positions: Section,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactions: Option<Section>,
     pub cash: Section,
     pub journal_head: JournalHead,
 }
@@ -110,15 +120,11 @@ fn section(date: NaiveDate, scope: Scope, comparison: &Comparison) -> Section {
 /// same statements and books stores nothing new).
 pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, ReconError> {
     for (statement, kind) in [
-        (
-            &request.holdings,
-            super::statements::StatementKind::Holdings,
-        ),
-        (
-            &request.cash,
-            super::statements::StatementKind::CustodianCash,
-        ),
+        (Some(&request.holdings), StatementKind::Holdings),
+        (Some(&request.cash), StatementKind::CustodianCash),
+        (request.transactions.as_ref(), StatementKind::Transactions),
     ] {
+        let Some(statement) = statement else { continue };
         if statement.as_of != request.date || statement.kind != kind {
             return Err(ReconError::refused(
                 "recon.statement_mismatch",
@@ -138,9 +144,24 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
             .fetch_one(&mut *tx)
             .await?;
     let positions = compare::positions(&mut tx, request.date, &request.holdings).await?;
-    let cash = compare::cash(&mut tx, request.date, &request.cash).await?;
+    let cash = compare::cash(
+        &mut tx,
+        request.date,
+        &request.cash,
+        &CashAccount::CUSTODIAN,
+    )
+    .await?;
+    let movements = match &request.transactions {
+        Some(statement) => {
+            Some(transactions::transactions(&mut tx, request.date, statement).await?)
+        }
+        None => None,
+    };
     let mut new_breaks = breaks::record(&mut tx, request.date, &positions.findings).await?;
     new_breaks += breaks::record(&mut tx, request.date, &cash.findings).await?;
+    if let Some(movements) = &movements {
+        new_breaks += breaks::record(&mut tx, request.date, &movements.findings).await?;
+    }
     let mut timing_cleared = breaks::clear_timing(
         &mut tx,
         request.date,
@@ -157,11 +178,25 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
         &request.workflow_id,
     )
     .await?;
+    if let Some(movements) = &movements {
+        timing_cleared += breaks::clear_timing(
+            &mut tx,
+            request.date,
+            Scope::Transaction,
+            &movements.compared,
+            &request.workflow_id,
+        )
+        .await?;
+    }
     let report = Report {
         date: request.date,
         holdings_statement: request.holdings.clone(),
         cash_statement: request.cash.clone(),
+        transaction_statement: request.transactions.clone(),
         positions: section(request.date, Scope::Position, &positions),
+        transactions: movements
+            .as_ref()
+            .map(|movements| section(request.date, Scope::Transaction, movements)),
         cash: section(request.date, Scope::Cash, &cash),
         journal_head: JournalHead {
             entry_id,
@@ -171,7 +206,11 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
     let mut report_json = serde_json::to_value(&report)
         .map_err(|e| sqlx::Error::Protocol(format!("report does not serialize: {e}")))?;
     // `new` says whether this run stored the statement; it is not part of what was found.
-    for key in ["holdings_statement", "cash_statement"] {
+    for key in [
+        "holdings_statement",
+        "cash_statement",
+        "transaction_statement",
+    ] {
         if let Some(statement) = report_json.get_mut(key).and_then(|s| s.as_object_mut()) {
             statement.remove("new");
         }
@@ -208,14 +247,48 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
     tx.commit().await?;
     Ok(Outcome {
         date: request.date,
-        matched: report.positions.matched + report.cash.matched,
-        breaks: report.positions.broken + report.cash.broken,
+        matched: report
+            .sections()
+            .map(|(_, _, section)| section.matched)
+            .sum(),
+        breaks: report
+            .sections()
+            .map(|(_, _, section)| section.broken)
+            .sum(),
         new_breaks,
         timing_cleared,
         report_id,
         report_new,
         journal_head: report.journal_head,
     })
+}
+
+impl Report {
+    /// Its sections in the order the report shows them: a title, the statement, the section.
+    pub fn sections(&self) -> impl Iterator<Item = (&'static str, &Imported, &Section)> {
+        let transactions = match (&self.transaction_statement, &self.transactions) {
+            (Some(statement), Some(section)) => Some((
+                "Transactions (external trades against the custodian's semt.017 movements: by \
+                 reference, then amount and date)",
+                statement,
+                section,
+            )),
+            _ => None,
+        };
+        [Some((
+            "Positions (units per fund, member and house pots against the custodian's semt.002)",
+            &self.holdings_statement,
+            &self.positions,
+        ))]
+        .into_iter()
+        .chain([transactions])
+        .chain([Some((
+            "Cash (custodian-cash: bank settlement movements against the custodian's camt.053)",
+            &self.cash_statement,
+            &self.cash,
+        ))])
+        .flatten()
+    }
 }
 
 fn figure(value: Option<Decimal>) -> String {
@@ -231,18 +304,7 @@ pub fn render(report: &Report) -> String {
         "journal head at the time of the run: entry {} hash {}",
         report.journal_head.entry_id, report.journal_head.hash
     );
-    for (title, statement, section) in [
-        (
-            "Positions (units per fund, member and house pots against the custodian's semt.002)",
-            &report.holdings_statement,
-            &report.positions,
-        ),
-        (
-            "Cash (custodian-cash: bank settlement movements against the custodian's camt.053)",
-            &report.cash_statement,
-            &report.cash,
-        ),
-    ] {
+    for (title, statement, section) in report.sections() {
         let _ = writeln!(out, "\n{title}");
         let _ = writeln!(
             out,

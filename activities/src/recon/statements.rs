@@ -4,6 +4,7 @@
 //! with the reason and nothing is stored.
 
 use acme_custodian::messages::{CashStatement, HoldingsStatement};
+use acme_custodian::statements::TransactionStatement;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -27,12 +28,14 @@ pub enum StatementKind {
     Holdings,
     /// The custodian's cash statement, `camt.053`: settled cash movements per order.
     CustodianCash,
+    /// The custodian's transaction statement, `semt.017`: settled movements of units and cash.
+    Transactions,
 }
 
 impl StatementKind {
     pub fn source(self) -> &'static str {
         match self {
-            Self::Holdings | Self::CustodianCash => "custodian",
+            Self::Holdings | Self::CustodianCash | Self::Transactions => "custodian",
         }
     }
 
@@ -40,16 +43,23 @@ impl StatementKind {
         match self {
             Self::Holdings => "semt.002",
             Self::CustodianCash => "camt.053",
+            Self::Transactions => "semt.017",
         }
     }
 }
 
-/// One parsed line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One parsed line: a holding (subject ISIN, quantity units), a cash movement (subject order
+/// reference, booking date, quantity the signed amount) or a settled movement (subject the
+/// custodian's movement reference, booking date its settlement date, quantity the signed units,
+/// with our order reference if quoted, the ISIN and the signed amount).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Line {
     pub subject: String,
     pub booking_date: Option<NaiveDate>,
     pub quantity: Decimal,
+    pub order_ref: Option<String>,
+    pub isin: Option<String>,
+    pub amount: Option<Decimal>,
 }
 
 /// A statement parsed and checked, not yet stored.
@@ -90,11 +100,31 @@ fn subject(kind: StatementKind, line: usize, text: &str) -> Result<String, Recon
     Ok(text.to_owned())
 }
 
+/// Refuses line `n` (`reference`) if it is booked after the statement's date.
+fn not_after(
+    kind: StatementKind,
+    n: usize,
+    reference: &str,
+    booked: NaiveDate,
+    as_of: NaiveDate,
+) -> Result<(), ReconError> {
+    if booked > as_of {
+        return Err(malformed(
+            kind,
+            format!(
+                "line {n}: {reference} is booked on {booked}, after the statement's date {as_of}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses `body` as a statement of `kind` for `as_of`. Amounts are read with the protocol's
 /// strict decimal strings (never a JSON number, which may have lost digits). Refused: not JSON,
 /// another message type or date, too many lines, a reference too long, negative holdings, a cash
 /// statement in another currency or whose closing balance is not the sum of its entries, an
-/// entry booked after the statement's date.
+/// entry booked (or a movement settled) after the statement's date, a movement whose units are
+/// negative or whose cash goes the wrong way for its side.
 pub fn parse(kind: StatementKind, as_of: NaiveDate, body: &str) -> Result<Parsed, ReconError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(malformed(
@@ -128,8 +158,8 @@ pub fn parse(kind: StatementKind, as_of: NaiveDate, body: &str) -> Result<Parsed
                 }
                 lines.push(Line {
                     subject: subject(kind, n, &holding.isin)?,
-                    booking_date: None,
                     quantity: holding.units,
+                    ..Line::default()
                 });
             }
             (statement.as_of, lines)
@@ -146,15 +176,13 @@ pub fn parse(kind: StatementKind, as_of: NaiveDate, body: &str) -> Result<Parsed
             let mut lines = Vec::with_capacity(statement.entries.len());
             let mut sum = Decimal::ZERO;
             for (n, entry) in statement.entries.iter().enumerate() {
-                if entry.booking_date > statement.as_of {
-                    return Err(malformed(
-                        kind,
-                        format!(
-                            "line {n}: {} is booked on {}, after the statement's date {}",
-                            entry.order_ref, entry.booking_date, statement.as_of
-                        ),
-                    ));
-                }
+                not_after(
+                    kind,
+                    n,
+                    &entry.order_ref,
+                    entry.booking_date,
+                    statement.as_of,
+                )?;
                 sum = sum
                     .checked_add(entry.amount)
                     .ok_or_else(|| malformed(kind, "the entries' sum overflows"))?;
@@ -162,6 +190,7 @@ pub fn parse(kind: StatementKind, as_of: NaiveDate, body: &str) -> Result<Parsed
                     subject: subject(kind, n, &entry.order_ref)?,
                     booking_date: Some(entry.booking_date),
                     quantity: entry.amount,
+                    ..Line::default()
                 });
             }
             if sum != statement.closing_balance {
@@ -172,6 +201,32 @@ pub fn parse(kind: StatementKind, as_of: NaiveDate, body: &str) -> Result<Parsed
                         statement.closing_balance
                     ),
                 ));
+            }
+            (statement.as_of, lines)
+        }
+        StatementKind::Transactions => {
+            let statement: TransactionStatement =
+                serde_json::from_value(value).map_err(|e| malformed(kind, e))?;
+            let mut lines = Vec::with_capacity(statement.transactions.len());
+            for (n, movement) in statement.transactions.iter().enumerate() {
+                movement
+                    .validate()
+                    .map_err(|e| malformed(kind, format!("line {n}: {e}")))?;
+                not_after(
+                    kind,
+                    n,
+                    &movement.transaction_ref,
+                    movement.settlement_date,
+                    statement.as_of,
+                )?;
+                lines.push(Line {
+                    subject: movement.transaction_ref.clone(),
+                    booking_date: Some(movement.settlement_date),
+                    quantity: movement.signed_units(),
+                    order_ref: movement.order_ref.clone(),
+                    isin: Some(movement.isin.clone()),
+                    amount: Some(movement.amount),
+                });
             }
             (statement.as_of, lines)
         }
@@ -189,6 +244,28 @@ pub fn parse(kind: StatementKind, as_of: NaiveDate, body: &str) -> Result<Parsed
         ));
     }
     Ok(Parsed { kind, as_of, lines })
+}
+
+/// Lines as columns, for one `unnest` insert.
+#[derive(Default)]
+struct Columns {
+    subjects: Vec<String>,
+    dates: Vec<Option<NaiveDate>>,
+    quantities: Vec<Decimal>,
+    order_refs: Vec<Option<String>>,
+    isins: Vec<Option<String>>,
+    amounts: Vec<Option<Decimal>>,
+}
+
+impl Columns {
+    fn push(&mut self, line: Line) {
+        self.subjects.push(line.subject);
+        self.dates.push(line.booking_date);
+        self.quantities.push(line.quantity);
+        self.order_refs.push(line.order_ref);
+        self.isins.push(line.isin);
+        self.amounts.push(line.amount);
+    }
 }
 
 /// The sha256 of a statement body.
@@ -223,27 +300,27 @@ pub async fn import(
     let new = inserted.is_some();
     let statement_id = match inserted {
         Some(id) => {
-            let (subjects, dates, quantities): (Vec<String>, Vec<Option<NaiveDate>>, Vec<Decimal>) =
-                parsed.lines.into_iter().fold(
-                    (Vec::new(), Vec::new(), Vec::new()),
-                    |(mut s, mut d, mut q), line| {
-                        s.push(line.subject);
-                        d.push(line.booking_date);
-                        q.push(line.quantity);
-                        (s, d, q)
-                    },
-                );
+            let mut columns = Columns::default();
+            for line in parsed.lines {
+                columns.push(line);
+            }
             sqlx::query(
                 "insert into recon_statement_line
-                     (statement_id, line_no, subject, booking_date, quantity)
-                 select $1, (n - 1)::int, subject, booking_date, quantity
-                 from unnest($2::text[], $3::date[], $4::numeric[])
-                     with ordinality as line(subject, booking_date, quantity, n)",
+                     (statement_id, line_no, subject, booking_date, quantity, order_ref, isin,
+                      amount)
+                 select $1, (n - 1)::int, subject, booking_date, quantity, order_ref, isin, amount
+                 from unnest($2::text[], $3::date[], $4::numeric[], $5::text[], $6::text[],
+                             $7::numeric[])
+                     with ordinality as line(subject, booking_date, quantity, order_ref, isin,
+                                             amount, n)",
             )
             .bind(id)
-            .bind(&subjects)
-            .bind(&dates)
-            .bind(&quantities)
+            .bind(&columns.subjects)
+            .bind(&columns.dates)
+            .bind(&columns.quantities)
+            .bind(&columns.order_refs)
+            .bind(&columns.isins)
+            .bind(&columns.amounts)
             .execute(&mut *tx)
             .await?;
             id

@@ -1,0 +1,209 @@
+//! Benchmark of reconciliation at scale: the position, transaction and cash comparison of a day
+//! with MEMBERS member pots holding a fund (`acme_activities::recon::report::reconcile`, what the
+//! `reconciliation` process runs), against a raw-SQL baseline of the same comparison measured in
+//! the same run on the same database. Run it against the dev stack:
+//!
+//! ```text
+//! cargo run --release -p acme-activities --example recon_bench -- [MEMBERS] [CHUNK]
+//! ```
+//!
+//! It creates a fresh database (dropped at the end), then:
+//! - seeds MEMBERS (default 100,000) members in chunks of CHUNK (default 20,000);
+//! - gives each member 1.5 units of one fund from the custodian's mirror, one journal entry per
+//!   member, set-based through the staged path (`acme_ledger::staged`), chunk by chunk;
+//! - imports the custodian's statements of the day (holdings equal to what the members hold,
+//!   no transactions, no cash), as received;
+//! - reconciles the day (positions, transactions, cash, breaks, report), then again (nothing new
+//!   to store: the time to find that out);
+//! - baseline: the positions comparison alone as one hand-written statement (the same
+//!   aggregate over balances, accounts, pots and assets, fully joined with the statement lines),
+//!   and a bare scan summing every balance.
+
+// Rates and ratios of timings are measurements, not money: floats are right here.
+#![allow(clippy::float_arithmetic)]
+
+use std::time::Instant;
+
+use acme_activities::dealing::CUSTODIAN_POT;
+use acme_activities::members::ensure_reference_data;
+use acme_activities::recon::report::{Reconcile, reconcile};
+use acme_activities::recon::statements::{self, StatementKind};
+use acme_activities::seeding::{Seed, seed_members};
+use acme_custodian::messages::{CashStatement, Holding, HoldingsStatement};
+use acme_custodian::statements::TransactionStatement;
+use acme_ledger::testkit::TestDatabase;
+use acme_ledger::{OwnerKind, staged};
+use acme_sdk::AssetCode;
+use anyhow::Context as _;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+const FUND: &str = "GB00ACMEGLB1";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let members: u64 = args
+        .first()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(100_000);
+    let chunk: usize = args
+        .get(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(20_000);
+    let db = TestDatabase::create(4)
+        .await
+        .context("create the benchmark database (is the stack up? ops/stack up)")?;
+    println!("database {}", db.name);
+    let result = run(&db, members, chunk).await;
+    db.drop_database().await?;
+    result
+}
+
+async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()> {
+    let ledger = &db.ledger;
+    ensure_reference_data(ledger).await?;
+    let date = NaiveDate::from_ymd_opt(2026, 11, 25).context("a date")?;
+    let mut seed = Seed::new("member", members, None);
+    seed.chunk = chunk;
+
+    let started = Instant::now();
+    seed_members(ledger, &seed, |_, _| {}).await?;
+    println!(
+        "seed: {members} members in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let fund = AssetCode::parse(FUND)?;
+    let custodian_pot = ledger.open_pot(OwnerKind::External, CUSTODIAN_POT).await?;
+    let custodian = ledger
+        .open_account(custodian_pot, &fund, "available", true)
+        .await?;
+    let units = Decimal::new(15, 1);
+    let ids: Vec<String> = (1..=members).map(|n| seed.member_id(n)).collect();
+    for part in ids.chunks(chunk) {
+        let accounts = ledger
+            .open_pots_in_bulk(OwnerKind::Member, part, &[(fund.clone(), "available")])
+            .await?;
+        let account_ids: Vec<i64> = accounts.iter().map(|a| a[0].0).collect();
+        let mut tx = ledger.pool().begin().await?;
+        staged::prepare(&mut tx).await?;
+        sqlx::query(
+            "insert into staged_entry (seq, idempotency_key, kind, process, workflow_id,
+                                       effective_date)
+             select n, 'bench/fund/' || member || '/hold', 'bench.hold', 'bench', 'bench/fund',
+                    $2
+             from unnest($1::text[]) with ordinality as m(member, n)",
+        )
+        .bind(part)
+        .bind(date)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "insert into staged_posting (seq, leg, account_id, amount)
+             select n, 0, $2, -$3::numeric from unnest($1::bigint[]) with ordinality as a(id, n)
+             union all
+             select n, 1, id, $3::numeric from unnest($1::bigint[]) with ordinality as a(id, n)",
+        )
+        .bind(&account_ids)
+        .bind(custodian.0)
+        .bind(units)
+        .execute(&mut *tx)
+        .await?;
+        staged::seal(&mut tx).await?;
+        tx.commit().await?;
+    }
+    ledger.refresh_planner_statistics().await?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "fund: {members} entries (two postings each) through the staged path in {seconds:.1}s = {:.0} entries/s",
+        members as f64 / seconds
+    );
+
+    let pool = ledger.pool();
+    let held = units * Decimal::from(members);
+    let holdings = serde_json::to_string(&HoldingsStatement {
+        as_of: date,
+        holdings: vec![Holding {
+            isin: FUND.to_owned(),
+            units: held,
+        }],
+    })?;
+    let cash = serde_json::to_string(&CashStatement {
+        as_of: date,
+        currency: "GBP".to_owned(),
+        entries: Vec::new(),
+        closing_balance: Decimal::ZERO,
+    })?;
+    let movements = serde_json::to_string(&TransactionStatement {
+        as_of: date,
+        transactions: Vec::new(),
+    })?;
+    let request = Reconcile {
+        date,
+        workflow_id: format!("reconciliation/{date}"),
+        holdings: statements::import(pool, StatementKind::Holdings, date, &holdings).await?,
+        cash: statements::import(pool, StatementKind::CustodianCash, date, &cash).await?,
+        transactions: Some(
+            statements::import(pool, StatementKind::Transactions, date, &movements).await?,
+        ),
+    };
+
+    let started = Instant::now();
+    let first = reconcile(pool, &request).await?;
+    let reconciled = started.elapsed().as_secs_f64();
+    anyhow::ensure!(first.breaks == 0, "the day broke: {first:?}");
+    println!(
+        "reconcile: {members} pots in {reconciled:.2}s ({} matched, {} breaks, report #{})",
+        first.matched, first.breaks, first.report_id
+    );
+    let started = Instant::now();
+    let again = reconcile(pool, &request).await?;
+    anyhow::ensure!(!again.report_new && again.new_breaks == 0, "{again:?}");
+    println!(
+        "reconcile again (stores nothing): {:.2}s",
+        started.elapsed().as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let rows: Vec<(Option<String>, Option<Decimal>, Option<Decimal>)> = sqlx::query_as(
+        "with ours as (
+             select a.asset_code, sum(b.amount) as units
+             from balance b join account a using (account_id) join pot p using (pot_id)
+             join asset s on s.asset_code = a.asset_code
+             where p.owner_kind in ('member', 'house') and s.kind = 'fund'
+             group by a.asset_code),
+         theirs as (
+             select subject as asset_code, sum(quantity) as units
+             from recon_statement_line where statement_id = $1 group by subject)
+         select asset_code, o.units, t.units from ours o full join theirs t using (asset_code)",
+    )
+    .bind(request.holdings.statement_id)
+    .fetch_all(pool)
+    .await?;
+    let baseline = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        rows.iter().all(|(_, ours, theirs)| ours == theirs),
+        "baseline disagrees: {rows:?}"
+    );
+    let started = Instant::now();
+    let (balances, _): (i64, Option<Decimal>) =
+        sqlx::query_as("select count(*), sum(amount) from balance")
+            .fetch_one(pool)
+            .await?;
+    let scan = started.elapsed().as_secs_f64();
+    println!(
+        "baseline: the positions comparison by hand in {baseline:.2}s ({:.0}% of reconcile); \
+         a bare scan of {balances} balances in {scan:.2}s",
+        100.0 * baseline / reconciled
+    );
+    let size: String =
+        sqlx::query_scalar("select pg_size_pretty(pg_database_size(current_database()))")
+            .fetch_one(pool)
+            .await?;
+    println!("database size: {size}");
+    Ok(())
+}
