@@ -3,12 +3,14 @@
 //! work. Orders are idempotent at the custodian by our order reference, so a retried placement
 //! never places twice; 5xx answers and timeouts are retried, a 4xx is a final, coded failure.
 //! Statements (`custodian.statement`) are fetched as received, bytes untouched, for
-//! reconciliation to store and parse (`crate::recon::statements`).
+//! reconciliation to store and parse (`crate::recon::statements`); closing prices
+//! (`custodian.closing_prices`) for the `closing-prices` process to record (`crate::prices`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use acme_custodian::messages::{OrderRequest, OrderState, OrderStatus};
+use acme_custodian::prices::ClosingPrices;
 use acme_sdk::BusinessError;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -148,6 +150,81 @@ impl CustodianActivities {
         acme_sdk::metrics::custodian_request("statement", outcome, started.elapsed());
         answer
     }
+
+    /// Fetches a day's closing prices (`GET /prices/closing`). Reads only; 5xx and timeouts are
+    /// retried; a day the custodian has not closed yet is final (`price.not_published`), as is
+    /// any other 4xx, so nothing downstream runs on a price that does not exist.
+    #[activity(name = "custodian.closing_prices")]
+    pub async fn closing_prices(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: PricesRequest,
+    ) -> Result<ClosingPrices, ActivityError> {
+        let started = std::time::Instant::now();
+        let url = format!(
+            "{}/prices/closing?date={}&isins={}",
+            self.base_url,
+            request.date,
+            request.isins.join(",")
+        );
+        let (outcome, answer) = match self.http.get(url).send().await {
+            Err(error) => ("unreachable", Err(unreachable_custodian(error))),
+            Ok(response) => {
+                let status = response.status();
+                match response.text().await {
+                    Err(error) => ("error", Err(unreachable_custodian(error))),
+                    Ok(body) if status.is_success() => (
+                        "ok",
+                        serde_json::from_str(&body).map_err(|e| {
+                            BusinessError::new(
+                                "custodian.bad_reply",
+                                format!("closing prices of {}: unreadable reply ({e})", request.date),
+                            )
+                            .into()
+                        }),
+                    ),
+                    Ok(body)
+                        if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS =>
+                    {
+                        (
+                            "error",
+                            Err(anyhow::anyhow!(
+                                "custodian answered {status} for closing prices: {body}"
+                            )
+                            .into()),
+                        )
+                    }
+                    Ok(body) => {
+                        let code = if status == StatusCode::CONFLICT {
+                            "price.not_published"
+                        } else {
+                            "custodian.prices_refused"
+                        };
+                        (
+                            "refused",
+                            Err(BusinessError::new(
+                                code,
+                                format!(
+                                    "closing prices of {}: custodian answered {status}: {body}",
+                                    request.date
+                                ),
+                            )
+                            .into()),
+                        )
+                    }
+                }
+            }
+        };
+        acme_sdk::metrics::custodian_request("closing_prices", outcome, started.elapsed());
+        answer
+    }
+}
+
+/// The closing prices of a closed business day for some funds, as the custodian publishes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricesRequest {
+    pub date: chrono::NaiveDate,
+    pub isins: Vec<String>,
 }
 
 /// Which statement to fetch, as of which date.

@@ -13,6 +13,7 @@ mod ledger_tour;
 mod member;
 mod operator;
 mod output;
+mod prices;
 mod process;
 mod progress;
 mod recon;
@@ -21,6 +22,7 @@ mod runs;
 mod scaffold;
 mod sell;
 mod temporal;
+mod valuation;
 
 use std::process::ExitCode;
 
@@ -80,6 +82,9 @@ enum Command {
     Dealing(dealing::DealingCommand),
     /// Invest cash for a member (starts the invest-cash process)
     Invest(invest::InvestArgs),
+    /// Closing prices: record a closed day's from the custodian, show a fund's
+    #[command(subcommand)]
+    Prices(prices::PricesCommand),
     /// The process catalog
     #[command(subcommand)]
     Process(process::ProcessCommand),
@@ -135,6 +140,7 @@ async fn main() -> ExitCode {
         Command::Demo(args) => business_day::run(args).await,
         Command::Dealing(command) => dealing::run(command).await,
         Command::Invest(args) => invest::run(args).await,
+        Command::Prices(command) => prices::run(command).await,
         Command::Process(command) => process::run(command),
         Command::Recon(command) => recon::run(command).await,
         Command::Sell(args) => sell::run(args).await,
