@@ -178,7 +178,10 @@ impl CustodianActivities {
                         serde_json::from_str(&body).map_err(|e| {
                             BusinessError::new(
                                 "custodian.bad_reply",
-                                format!("closing prices of {}: unreadable reply ({e})", request.date),
+                                format!(
+                                    "closing prices of {}: unreadable reply ({e})",
+                                    request.date
+                                ),
                             )
                             .into()
                         }),

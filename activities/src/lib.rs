@@ -8,6 +8,8 @@
 //! - [`members`]: reference data, onboarding, and what a member's investment needs;
 //! - [`prices`]: closing prices, recorded append-only with their source; a day's prices for
 //!   whatever needs them, refused when missing or stale;
+//! - [`rebalance`]: re-balancing's plan, set-based: drifted pots, skipped ones, units and cash
+//!   per fund;
 //! - [`recon`]: reconciliation's records (statements as received, breaks, reports; ADR 17);
 //! - [`seeding`]: numbered members and their buys by the million, chunked and resumable
 //!   (`acme member seed`, the dealing benchmark, tests);
@@ -29,6 +31,7 @@ pub mod dealing;
 pub mod ledger;
 pub mod members;
 pub mod prices;
+pub mod rebalance;
 pub mod recon;
 pub mod seeding;
 pub mod trade_book;

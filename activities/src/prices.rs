@@ -218,11 +218,11 @@ pub async fn latest_date(pool: &PgPool) -> Result<Option<NaiveDate>, PriceError>
 
 /// The funds of the scheme, whose prices a day needs.
 pub async fn funds(pool: &PgPool) -> Result<Vec<String>, PriceError> {
-    Ok(sqlx::query_scalar(
-        "select asset_code from asset where kind = 'fund' order by asset_code",
+    Ok(
+        sqlx::query_scalar("select asset_code from asset where kind = 'fund' order by asset_code")
+            .fetch_all(pool)
+            .await?,
     )
-    .fetch_all(pool)
-    .await?)
 }
 
 /// The closing price of every fund of the scheme on `date`. Refused when any is missing:

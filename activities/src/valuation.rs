@@ -90,7 +90,9 @@ pub fn share_bp(part: Decimal, whole: Decimal) -> Option<i64> {
     if whole.is_zero() {
         return None;
     }
-    let bp = part.checked_mul(Decimal::from(BP_PER_WHOLE))?.checked_div(whole)?;
+    let bp = part
+        .checked_mul(Decimal::from(BP_PER_WHOLE))?
+        .checked_div(whole)?;
     i64::try_from(bp.floor()).ok()
 }
 
@@ -107,12 +109,11 @@ pub async fn of_pot(
         .bind(vec![pot_id])
         .fetch_all(pool)
         .await?;
-    let targets: Vec<(String, Decimal)> = sqlx::query_as(
-        "select asset_code, weight from model_weight where portfolio_code = $1",
-    )
-    .bind(portfolio)
-    .fetch_all(pool)
-    .await?;
+    let targets: Vec<(String, Decimal)> =
+        sqlx::query_as("select asset_code, weight from model_weight where portfolio_code = $1")
+            .bind(portfolio)
+            .fetch_all(pool)
+            .await?;
     let mut held: BTreeMap<String, Decimal> = rows.into_iter().map(|(_, a, h)| (a, h)).collect();
     for (asset, _) in &targets {
         held.entry(asset.clone()).or_default();
@@ -176,7 +177,7 @@ pub async fn totals(pool: &PgPool, date: NaiveDate) -> Result<Totals, PriceError
         "with held as ({HOLDINGS_AS_OF})
          select h.asset_code, count(distinct h.pot_id), sum(h.held),
                 sum(case when x.kind = 'cash' then h.held
-                         else floor(h.held * c.price * 100) / 100 end)
+                         else floor(h.held * c.price * 100) * 0.01 end)
          from held h
          join asset x on x.asset_code = h.asset_code
          left join closing_price c on c.asset_code = h.asset_code and c.price_date = $1

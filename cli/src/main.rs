@@ -16,6 +16,7 @@ mod output;
 mod prices;
 mod process;
 mod progress;
+mod rebalance;
 mod recon;
 mod run;
 mod runs;
@@ -88,6 +89,9 @@ enum Command {
     /// The process catalog
     #[command(subcommand)]
     Process(process::ProcessCommand),
+    /// Re-balancing: what a date's re-balance would trade (plan, a dry run)
+    #[command(subcommand)]
+    Rebalance(rebalance::RebalanceCommand),
     /// Reconciliation: run a date, see and work its breaks, read its report
     #[command(subcommand)]
     Recon(recon::ReconCommand),
@@ -142,6 +146,7 @@ async fn main() -> ExitCode {
         Command::Invest(args) => invest::run(args).await,
         Command::Prices(command) => prices::run(command).await,
         Command::Process(command) => process::run(command),
+        Command::Rebalance(command) => rebalance::run(command).await,
         Command::Recon(command) => recon::run(command).await,
         Command::Sell(args) => sell::run(args).await,
         Command::Member(command) => member::run(command).await,

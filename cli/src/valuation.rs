@@ -46,7 +46,8 @@ pub fn print(valued: &Valued) {
             return;
         }
     };
-    let bp = |bp: Option<i64>| bp.map_or_else(String::new, |bp| format!("{:.2}%", bp as f64 / 100.0));
+    let bp =
+        |bp: Option<i64>| bp.map_or_else(String::new, |bp| format!("{:.2}%", bp as f64 / 100.0));
     let mut table = output::table(&["asset", "held", "price", "value", "weight", "target"]);
     for holding in &valuation.holdings {
         table.add_row(vec![

@@ -15,12 +15,12 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use crate::api::{self, ApiError};
+use crate::calendar;
 use crate::engine::Shared;
 use crate::error::Error;
 use crate::messages::{self, UNITS_SCALE};
 use crate::prices::{ClosingPrice, ClosingPrices, MAX_ISINS_PER_REQUEST};
 use crate::store::Store;
-use crate::calendar;
 
 /// The walk starts here: every fund's price on this day is its base price.
 const EPOCH: (i32, u32, u32) = (2024, 1, 1);
@@ -55,7 +55,11 @@ pub async fn published(
     Query(query): Query<PricesQuery>,
 ) -> Result<Json<ClosingPrices>, ApiError> {
     let date = api::parse_date(&query.date)?;
-    let isins: Vec<&str> = query.isins.split(',').filter(|isin| !isin.is_empty()).collect();
+    let isins: Vec<&str> = query
+        .isins
+        .split(',')
+        .filter(|isin| !isin.is_empty())
+        .collect();
     if isins.is_empty() || isins.len() > MAX_ISINS_PER_REQUEST {
         return Err(ApiError::bad_request(
             "prices.isins",
@@ -80,7 +84,10 @@ pub async fn published(
         let price = closing_price(&shared.store, shared.seed, isin, date)
             .await?
             .ok_or_else(|| {
-                ApiError::bad_request("date.out_of_range", format!("the feed ends on {}", last_day()))
+                ApiError::bad_request(
+                    "date.out_of_range",
+                    format!("the feed ends on {}", last_day()),
+                )
             })?;
         prices.push(ClosingPrice {
             isin: isin.to_owned(),
@@ -112,9 +119,11 @@ pub fn feed_price(seed: u64, isin: &str, date: NaiveDate) -> Option<Decimal> {
         if calendar::is_business_day(day) {
             let day_text = day.format("%Y-%m-%d").to_string();
             let span = 2 * MAX_DAILY_MOVE_BP + 1;
-            let move_bp = i128::from(hash(seed, isin, &day_text) % span)
-                - i128::from(MAX_DAILY_MOVE_BP);
-            micros = (micros * (10_000 + move_bp)).div_euclid(10_000).max(MIN_PRICE_MICROS);
+            let move_bp =
+                i128::from(hash(seed, isin, &day_text) % span) - i128::from(MAX_DAILY_MOVE_BP);
+            micros = (micros * (10_000 + move_bp))
+                .div_euclid(10_000)
+                .max(MIN_PRICE_MICROS);
         }
     }
     Decimal::try_from_i128_with_scale(micros, PRICE_SCALE).ok()
@@ -165,18 +174,26 @@ mod tests {
         let mut previous = feed_price(1, "GB00ACMEGLB1", date("2026-11-02")).unwrap();
         let mut moved = 0;
         for offset in 1..=27_u64 {
-            let day = date("2026-11-02").checked_add_days(Days::new(offset)).unwrap();
+            let day = date("2026-11-02")
+                .checked_add_days(Days::new(offset))
+                .unwrap();
             let price = feed_price(1, "GB00ACMEGLB1", day).unwrap();
             if !calendar::is_business_day(day) {
                 assert_eq!(price, previous, "{day} is a weekend: no move");
                 continue;
             }
             let limit = previous * Decimal::new(2, 2) + Decimal::new(1, 6);
-            assert!((price - previous).abs() <= limit, "{day}: {previous} -> {price}");
+            assert!(
+                (price - previous).abs() <= limit,
+                "{day}: {previous} -> {price}"
+            );
             moved += usize::from(price != previous);
             previous = price;
         }
-        assert!(moved >= 15, "prices should move on most business days, moved {moved}");
+        assert!(
+            moved >= 15,
+            "prices should move on most business days, moved {moved}"
+        );
     }
 
     #[test]

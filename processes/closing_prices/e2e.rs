@@ -32,8 +32,11 @@ async fn published(dealing: &Dealing, date: NaiveDate) -> Vec<(String, Decimal)>
     let path = format!("/prices/closing?date={date}&isins={}", FUNDS.join(","));
     let answer: Published = dealing.custodian(&path).await;
     assert_eq!(answer.date, date);
-    let mut prices: Vec<(String, Decimal)> =
-        answer.prices.into_iter().map(|p| (p.isin, p.price)).collect();
+    let mut prices: Vec<(String, Decimal)> = answer
+        .prices
+        .into_iter()
+        .map(|p| (p.isin, p.price))
+        .collect();
     prices.sort();
     prices
 }
@@ -127,7 +130,10 @@ async fn a_closed_days_prices_are_recorded_once_as_published_and_never_changed()
         // Whatever needs Tuesday's prices stops: they are stale (Monday's are the latest).
         let stale = prices::of_date(pool, tuesday()).await.unwrap_err();
         assert_eq!(stale.code(), Some("price.stale"));
-        assert!(stale.to_string().contains(&format!("latest {}", monday())), "{stale}");
+        assert!(
+            stale.to_string().contains(&format!("latest {}", monday())),
+            "{stale}"
+        );
         let before = prices::of_date(pool, monday().pred_opt().unwrap())
             .await
             .unwrap_err();
@@ -135,9 +141,15 @@ async fn a_closed_days_prices_are_recorded_once_as_published_and_never_changed()
         let monday_prices = prices::of_date(pool, monday()).await.unwrap();
         assert_eq!(monday_prices.into_iter().collect::<Vec<_>>(), expected);
 
-        // The table is append-only, even for a direct UPDATE.
+        // The table is append-only: the application may not update it, nor may its owner.
         let refused = sqlx::query("update closing_price set price = price + 1")
             .execute(pool)
+            .await
+            .unwrap_err();
+        assert!(refused.to_string().contains("permission denied"), "{refused}");
+        let mut owner = dealing.platform.db.owner_connection().await.unwrap();
+        let refused = sqlx::query("delete from closing_price")
+            .execute(&mut owner)
             .await
             .unwrap_err();
         assert!(refused.to_string().contains("append-only"), "{refused}");

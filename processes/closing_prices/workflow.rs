@@ -123,7 +123,10 @@ impl ClosingPrices {
         if published.date != date {
             return Err(BusinessError::new(
                 "price.wrong_date",
-                format!("asked for {date}, the custodian answered {}", published.date),
+                format!(
+                    "asked for {date}, the custodian answered {}",
+                    published.date
+                ),
             )
             .into());
         }
