@@ -315,7 +315,7 @@ mod tests {
                 let mut percents: Vec<u32> = raw_weights.iter().map(|w| w * 100 / sum).collect();
                 let last = percents.len() - 1;
                 percents[last] = 100 - percents[..last].iter().sum::<u32>();
-                let positions = holdings
+                let positions: Vec<Position> = holdings
                     .into_iter()
                     .zip(percents)
                     .enumerate()

@@ -132,8 +132,8 @@ async fn the_set_based_plan_follows_the_rule_pot_by_pot_and_skips_trades_in_flig
 
     let weights = balanced_weights();
     let prices: Vec<Decimal> = PRICES.iter().map(|p| p.parse().unwrap()).collect();
-    let mut drifted = 0;
-    let mut skipped = 0;
+    let mut drifted: i64 = 0;
+    let mut skipped: i64 = 0;
     let mut pots = Vec::new();
     let mut expected = Vec::new();
     for n in 0..MEMBERS {
@@ -178,7 +178,7 @@ async fn the_set_based_plan_follows_the_rule_pot_by_pot_and_skips_trades_in_flig
         }
     }
     assert!(
-        drifted >= MEMBERS / 3,
+        drifted >= MEMBERS as i64 / 3,
         "the move should make many pots drift: {drifted}"
     );
     assert_eq!(skipped, 1, "m-1 drifted and has a trade in flight");
