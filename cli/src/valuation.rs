@@ -46,8 +46,11 @@ pub fn print(valued: &Valued) {
             return;
         }
     };
-    let bp =
-        |bp: Option<i64>| bp.map_or_else(String::new, |bp| format!("{:.2}%", bp as f64 / 100.0));
+    let bp = |bp: Option<i64>| {
+        bp.map_or_else(String::new, |bp| {
+            format!("{}%", rust_decimal::Decimal::new(bp, 2))
+        })
+    };
     let mut table = output::table(&["asset", "held", "price", "value", "weight", "target"]);
     for holding in &valuation.holdings {
         table.add_row(vec![

@@ -10,6 +10,7 @@ use acme_workflows::closing_prices::{self, ClosingPrices, Input};
 use chrono::{Days, NaiveDate};
 use rust_decimal::Decimal;
 
+use crate::cli::Acme;
 use crate::dealing_support::*;
 use crate::harness::{Scenario, World};
 use crate::support::{InProcessWorker, failure_code, on_local_set};
@@ -146,7 +147,10 @@ async fn a_closed_days_prices_are_recorded_once_as_published_and_never_changed()
             .execute(pool)
             .await
             .unwrap_err();
-        assert!(refused.to_string().contains("permission denied"), "{refused}");
+        assert!(
+            refused.to_string().contains("permission denied"),
+            "{refused}"
+        );
         let mut owner = dealing.platform.db.owner_connection().await.unwrap();
         let refused = sqlx::query("delete from closing_price")
             .execute(&mut owner)
@@ -159,6 +163,68 @@ async fn a_closed_days_prices_are_recorded_once_as_published_and_never_changed()
         record(&dealing, tuesday()).await.unwrap();
         let tuesday_prices = prices::of_date(pool, tuesday()).await.unwrap();
         assert_ne!(tuesday_prices.into_iter().collect::<Vec<_>>(), expected);
+
+        // What an operator sees: the prices with their source, a member's holdings valued
+        // against the model, and the re-balancing plan the market move makes.
+        let acme = Acme::new(&dealing.platform);
+        let (mon, tue) = (monday().to_string(), tuesday().to_string());
+        let shown = acme
+            .json(&[
+                "prices", "show", "--asset", FUNDS[1], "--from", &mon, "--to", &tue, "--output",
+                "json",
+            ])
+            .await;
+        let shown = shown.as_array().unwrap();
+        assert_eq!(shown.len(), 2);
+        assert_eq!(
+            (shown[0]["price"].as_str(), shown[0]["source"].as_str()),
+            (Some("7.250000"), Some("custodian"))
+        );
+        give_units(dealing.ledger(), "m-0", FUNDS[1], Decimal::new(10, 0)).await;
+        let member = acme
+            .json(&["member", "show", "m-0", "--date", &mon, "--output", "json"])
+            .await;
+        let valued = &member["valuation"]["valuation"];
+        assert_eq!(valued["funds_value"], "72.50", "{member:#}");
+        let bond = valued["holdings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h["asset_code"] == FUNDS[1])
+            .unwrap();
+        assert_eq!(
+            (bond["weight_bp"].as_i64(), bond["target_bp"].as_i64()),
+            (Some(10_000), Some(4_000))
+        );
+        let plan = acme
+            .json(&["rebalance", "plan", "--date", &mon, "--output", "json"])
+            .await;
+        assert_eq!(
+            (plan["drifted"].as_i64(), plan["skipped_in_flight"].as_i64()),
+            (Some(1), Some(0))
+        );
+        // The bond is 100% of the pot against 40%: sell 60% of £72.50 = £43.50 = 6 units.
+        let bond = plan["funds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["asset_code"] == FUNDS[1])
+            .unwrap();
+        assert_eq!(
+            bond["sell_units"]
+                .as_str()
+                .map(|u| u.parse::<Decimal>().unwrap()),
+            Some(Decimal::new(6, 0))
+        );
+        let refused = acme
+            .refused(&[
+                "rebalance",
+                "plan",
+                "--date",
+                &monday().checked_add_days(Days::new(2)).unwrap().to_string(),
+            ])
+            .await;
+        assert!(refused.contains("no closing price"), "{refused}");
         worker.stop().await;
         dealing.finish().await;
     })
