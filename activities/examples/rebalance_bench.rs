@@ -92,7 +92,7 @@ async fn run(db: &TestDatabase, pots: u64) -> anyhow::Result<()> {
     .bind(FUNDS[1].0)
     .execute(&mut owner)
     .await?;
-    sqlx::query("analyze account; analyze balance; analyze member")
+    sqlx::raw_sql("analyze account; analyze balance; analyze member")
         .execute(&mut owner)
         .await?;
     let quotes: Vec<Quote> = FUNDS
