@@ -29,12 +29,16 @@ pub const POSITIONS: &str = "
         where a.purpose = 'available' and a.asset_code <> $3 and b.amount <> 0
           and ($2::bigint[] is null or a.pot_id = any ($2))
     ),
+    open_trades as (
+        select distinct member_id from member_trade
+        where status in ('pending', 'aggregated', 'priced')
+    ),
     pots as (
         select m.member_id, m.pot_id, m.portfolio_code, mp.tolerance_bp,
-               exists (select 1 from member_trade t
-                       where t.member_id = m.member_id
-                         and t.status in ('pending', 'aggregated', 'priced')) as in_flight
-        from member m join model_portfolio mp on mp.portfolio_code = m.portfolio_code
+               o.member_id is not null as in_flight
+        from member m
+        join model_portfolio mp on mp.portfolio_code = m.portfolio_code
+        left join open_trades o on o.member_id = m.member_id
         where ($2::bigint[] is null or m.pot_id = any ($2))
     ),
     positions as (
@@ -67,11 +71,11 @@ pub const POSITIONS: &str = "
                over (partition by g.pot_id) as drifted
     from gapped g";
 
-/// The plan's sells and buys per pot and fund, from [`POSITIONS`]: `(pot_id, member_id,
-/// asset_code, sell_units, sell_proceeds, buy_cash)`, drifted pots without trades in flight only.
-/// Buys share the pot's planned proceeds pro rata to the shortfalls, floored to the penny.
-pub const TRADES: &str = "
-    with p as (POSITIONS_SQL),
+/// The plan's sells and buys per pot and fund, as CTEs over `p` ([`POSITIONS`]): `proceeds`
+/// has `(pot_id, member_id, asset_code, sell_units, sell_proceeds, buy_cash)` of the drifted
+/// pots without trades in flight. Buys share the pot's planned proceeds pro rata to the
+/// shortfalls, floored to the penny.
+const TRADES: &str = "
     sells as (
         select p.*,
                case when p.gap <= 0 then 0
@@ -81,22 +85,24 @@ pub const TRADES: &str = "
                end as sell_units
         from p where p.drifted and not p.in_flight
     ),
+    valued_sells as (
+        select s.*, floor(s.sell_units * s.price * 100) * 0.01 as sell_proceeds from sells s
+    ),
     proceeds as (
-        select s.*,
-               floor(s.sell_units * s.price * 100) * 0.01 as sell_proceeds,
-               sum(floor(s.sell_units * s.price * 100) * 0.01) over (partition by s.pot_id)
-                   as pot_proceeds,
-               sum(greatest(-s.gap, 0)) over (partition by s.pot_id) as pot_shortfall
-        from sells s
-    )
-    select pot_id, member_id, asset_code, sell_units, sell_proceeds,
-           case when gap < 0 and pot_shortfall > 0
-                then div(pot_proceeds * 100 * (-gap), pot_shortfall) * 0.01
-                else 0 end as buy_cash
-    from proceeds";
+        select v.pot_id, v.member_id, v.asset_code, v.sell_units, v.sell_proceeds,
+               case when v.gap < 0 and v.pot_shortfall > 0
+                    then div(v.pot_proceeds * 100 * (-v.gap), v.pot_shortfall) * 0.01
+                    else 0 end as buy_cash
+        from (
+            select w.*,
+                   sum(w.sell_proceeds) over (partition by w.pot_id) as pot_proceeds,
+                   sum(greatest(-w.gap, 0)) over (partition by w.pot_id) as pot_shortfall
+            from valued_sells w
+        ) v
+    )";
 
 /// One fund's line of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FundLine {
     pub asset_code: String,
     /// Pots selling it on D, and the units and planned proceeds.
@@ -121,45 +127,68 @@ pub struct Plan {
     pub funds: Vec<FundLine>,
 }
 
-/// The trades SQL for pots `$2` (all when null) at the prices of `$1`, `$3` being the cash asset.
-pub fn trades_sql() -> String {
-    TRADES.replace("POSITIONS_SQL", POSITIONS)
-}
-
-/// The plan of `date` over every member pot: counts, and units and cash per fund.
+/// The plan of `date` over every member pot: counts, and units and cash per fund, in one
+/// statement (the positions are computed once, for both).
 pub async fn plan(pool: &PgPool, date: NaiveDate) -> Result<Plan, PriceError> {
     prices::of_date(pool, date).await?;
-    let counts: (i64, i64, i64) = sqlx::query_as(&format!(
-        "select count(distinct pot_id) filter (where total > 0),
-                count(distinct pot_id) filter (where drifted and not in_flight),
-                count(distinct pot_id) filter (where drifted and in_flight)
-         from ({POSITIONS}) p"
-    ))
-    .bind(date)
-    .bind(None::<Vec<i64>>)
-    .bind(CASH)
-    .fetch_one(pool)
-    .await?;
-    let funds: Vec<FundLine> = sqlx::query_as(&format!(
-        "select asset_code,
-                count(*) filter (where sell_units > 0) as selling_pots,
-                coalesce(sum(sell_units), 0) as sell_units,
-                coalesce(sum(sell_proceeds), 0) as sell_proceeds,
-                count(*) filter (where buy_cash > 0) as buying_pots,
-                coalesce(sum(buy_cash), 0) as buy_cash
-         from ({}) t group by asset_code order by asset_code",
-        trades_sql()
+    type Row = (
+        i64,
+        i64,
+        i64,
+        Option<String>,
+        i64,
+        Decimal,
+        Decimal,
+        i64,
+        Decimal,
+    );
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "with p as ({POSITIONS}), {TRADES},
+         counts as (
+             select count(distinct pot_id) filter (where total > 0) as valued,
+                    count(distinct pot_id) filter (where drifted and not in_flight) as drifted,
+                    count(distinct pot_id) filter (where drifted and in_flight) as skipped
+             from p
+         ),
+         funds as (
+             select asset_code,
+                    count(*) filter (where sell_units > 0) as selling_pots,
+                    sum(sell_units) as sell_units, sum(sell_proceeds) as sell_proceeds,
+                    count(*) filter (where buy_cash > 0) as buying_pots,
+                    sum(buy_cash) as buy_cash
+             from proceeds group by asset_code
+         )
+         select c.valued, c.drifted, c.skipped, f.asset_code,
+                coalesce(f.selling_pots, 0), coalesce(f.sell_units, 0),
+                coalesce(f.sell_proceeds, 0), coalesce(f.buying_pots, 0),
+                coalesce(f.buy_cash, 0)
+         from counts c left join funds f on true order by f.asset_code"
     ))
     .bind(date)
     .bind(None::<Vec<i64>>)
     .bind(CASH)
     .fetch_all(pool)
     .await?;
+    let (pots_valued, drifted, skipped_in_flight) =
+        rows.first().map_or((0, 0, 0), |row| (row.0, row.1, row.2));
+    let funds = rows
+        .into_iter()
+        .filter_map(|row| {
+            Some(FundLine {
+                asset_code: row.3?,
+                selling_pots: row.4,
+                sell_units: row.5,
+                sell_proceeds: row.6,
+                buying_pots: row.7,
+                buy_cash: row.8,
+            })
+        })
+        .collect();
     Ok(Plan {
         date,
-        pots_valued: counts.0,
-        drifted: counts.1,
-        skipped_in_flight: counts.2,
+        pots_valued,
+        drifted,
+        skipped_in_flight,
         funds,
     })
 }
@@ -174,8 +203,8 @@ pub async fn planned_trades(
 ) -> Result<Vec<(i64, String, String, Decimal, Decimal, Decimal)>, PriceError> {
     prices::of_date(pool, date).await?;
     Ok(sqlx::query_as(&format!(
-        "select * from ({}) t order by pot_id, asset_code",
-        trades_sql()
+        "with p as ({POSITIONS}), {TRADES}
+         select * from proceeds order by pot_id, asset_code"
     ))
     .bind(date)
     .bind(pots.to_vec())
