@@ -3,12 +3,14 @@
 //! work. Orders are idempotent at the custodian by our order reference, so a retried placement
 //! never places twice; 5xx answers and timeouts are retried, a 4xx is a final, coded failure.
 //! Statements (`custodian.statement`) are fetched as received, bytes untouched, for
-//! reconciliation to store and parse (`crate::recon::statements`).
+//! reconciliation to store and parse (`crate::recon::statements`); closing prices
+//! (`custodian.closing_prices`) for the `closing-prices` process to record (`crate::prices`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use acme_custodian::messages::{OrderRequest, OrderState, OrderStatus};
+use acme_custodian::prices::ClosingPrices;
 use acme_sdk::BusinessError;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -109,11 +111,62 @@ impl CustodianActivities {
             StatementKind::CustodianCash => "cash",
             StatementKind::Transactions => "transactions",
         };
-        let started = std::time::Instant::now();
         let url = format!(
             "{}/statements/{path}?as_of={}",
             self.base_url, request.as_of
         );
+        let what = format!("{path} statement of {}", request.as_of);
+        self.get("statement", url, &what, |_| "custodian.statement_refused")
+            .await
+    }
+
+    /// Fetches a day's closing prices (`GET /prices/closing`). Reads only; 5xx and timeouts are
+    /// retried; a day the custodian has not closed yet is final (`price.not_published`), as is
+    /// any other 4xx, so nothing downstream runs on a price that does not exist.
+    #[activity(name = "custodian.closing_prices")]
+    pub async fn closing_prices(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        request: PricesRequest,
+    ) -> Result<ClosingPrices, ActivityError> {
+        let url = format!(
+            "{}/prices/closing?date={}&isins={}",
+            self.base_url,
+            request.date,
+            request.isins.join(",")
+        );
+        let what = format!("closing prices of {}", request.date);
+        let body = self
+            .get("closing_prices", url, &what, |status| {
+                if status == StatusCode::CONFLICT {
+                    "price.not_published"
+                } else {
+                    "custodian.prices_refused"
+                }
+            })
+            .await?;
+        serde_json::from_str(&body).map_err(|e| {
+            BusinessError::new(
+                "custodian.bad_reply",
+                format!("{what}: unreadable reply ({e})"),
+            )
+            .into()
+        })
+    }
+}
+
+impl CustodianActivities {
+    /// A read-only `GET` of `url` (`what` names it in errors): the body of a 2xx exactly as
+    /// received; transport failures, 5xx and 429 are retried; any other status is final, with
+    /// the code `refused_code` gives it. Recorded in the custodian metrics under `operation`.
+    async fn get(
+        &self,
+        operation: &str,
+        url: String,
+        what: &str,
+        refused_code: fn(StatusCode) -> &'static str,
+    ) -> Result<String, ActivityError> {
+        let started = std::time::Instant::now();
         let (outcome, answer) = match self.http.get(url).send().await {
             Err(error) => ("unreachable", Err(unreachable_custodian(error))),
             Ok(response) => {
@@ -126,29 +179,33 @@ impl CustodianActivities {
                     {
                         (
                             "error",
-                            Err(anyhow::anyhow!(
-                                "custodian answered {status} for a {path} statement: {body}"
-                            )
-                            .into()),
+                            Err(
+                                anyhow::anyhow!("{what}: custodian answered {status}: {body}")
+                                    .into(),
+                            ),
                         )
                     }
                     Ok(body) => (
                         "refused",
                         Err(BusinessError::new(
-                            "custodian.statement_refused",
-                            format!(
-                                "{path} statement of {}: custodian answered {status}: {body}",
-                                request.as_of
-                            ),
+                            refused_code(status),
+                            format!("{what}: custodian answered {status}: {body}"),
                         )
                         .into()),
                     ),
                 }
             }
         };
-        acme_sdk::metrics::custodian_request("statement", outcome, started.elapsed());
+        acme_sdk::metrics::custodian_request(operation, outcome, started.elapsed());
         answer
     }
+}
+
+/// The closing prices of a closed business day for some funds, as the custodian publishes them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricesRequest {
+    pub date: chrono::NaiveDate,
+    pub isins: Vec<String>,
 }
 
 /// Which statement to fetch, as of which date.

@@ -6,12 +6,17 @@
 //!   settlement and the compensation of a rejected trade;
 //! - [`ledger`]: posting journal entries (`ledger.post_entries`);
 //! - [`members`]: reference data, onboarding, and what a member's investment needs;
+//! - [`prices`]: closing prices, recorded append-only with their source; a day's prices for
+//!   whatever needs them, refused when missing or stale;
+//! - [`rebalance`]: re-balancing's plan, set-based: drifted pots, skipped ones, units and cash
+//!   per fund;
 //! - [`recon`]: reconciliation's records (statements as received, breaks, reports; ADR 17);
 //! - [`seeding`]: numbered members and their buys by the million, chunked and resumable
 //!   (`acme member seed`, the dealing benchmark, tests);
 //! - [`trade_book`]: the one owner of members, member and external trades and their status
 //!   history (every query and transition on those tables);
-//! - [`trades`]: creating member trades (`trades.create_buy_trades`, `trades.create_sell_trade`).
+//! - [`trades`]: creating member trades (`trades.create_buy_trades`, `trades.create_sell_trade`);
+//! - [`valuation`]: a pot's holdings, value and weights as of a date, and every pot's, set-based.
 //!
 //! A process that needs activities of its own keeps them in its folder
 //! (`processes/<name>/activities.rs`, with a `pub fn register`); the build script compiles each
@@ -25,10 +30,13 @@ pub mod custodian;
 pub mod dealing;
 pub mod ledger;
 pub mod members;
+pub mod prices;
+pub mod rebalance;
 pub mod recon;
 pub mod seeding;
 pub mod trade_book;
 pub mod trades;
+pub mod valuation;
 
 // One module per process folder with an `activities.rs`, and `register_process_activities`.
 include!(concat!(env!("OUT_DIR"), "/processes.rs"));

@@ -14,14 +14,17 @@ mod ledger_tour;
 mod member;
 mod operator;
 mod output;
+mod prices;
 mod process;
 mod progress;
+mod rebalance;
 mod recon;
 mod run;
 mod runs;
 mod scaffold;
 mod sell;
 mod temporal;
+mod valuation;
 
 use std::process::ExitCode;
 
@@ -81,9 +84,15 @@ enum Command {
     Dealing(dealing::DealingCommand),
     /// Invest cash for a member (starts the invest-cash process)
     Invest(invest::InvestArgs),
+    /// Closing prices: record a closed day's from the custodian, show a fund's
+    #[command(subcommand)]
+    Prices(prices::PricesCommand),
     /// The process catalog
     #[command(subcommand)]
     Process(process::ProcessCommand),
+    /// Re-balancing: what a date's re-balance would trade (plan, a dry run)
+    #[command(subcommand)]
+    Rebalance(rebalance::RebalanceCommand),
     /// Reconciliation: run a date, see and work its breaks, read its report
     #[command(subcommand)]
     Recon(recon::ReconCommand),
@@ -136,7 +145,9 @@ async fn main() -> ExitCode {
         Command::Demo(args) => business_day::run(args).await,
         Command::Dealing(command) => dealing::run(command).await,
         Command::Invest(args) => invest::run(args).await,
+        Command::Prices(command) => prices::run(command).await,
         Command::Process(command) => process::run(command),
+        Command::Rebalance(command) => rebalance::run(command).await,
         Command::Recon(command) => recon::run(command).await,
         Command::Sell(args) => sell::run(args).await,
         Command::Member(command) => member::run(command).await,

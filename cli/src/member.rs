@@ -1,4 +1,5 @@
-//! `acme member`: onboarding one member, or seeding many for demos and benchmarks.
+//! `acme member`: onboarding one member, seeding many for demos and benchmarks, or showing one
+//! (pot, balances, holdings valued against the model portfolio, latest trades).
 
 use std::time::Instant;
 
@@ -20,6 +21,7 @@ use crate::Outcome;
 use crate::connect::{self, AppDatabase, ReadonlyDatabase};
 use crate::output::{self, Format};
 use crate::progress::Progress;
+use crate::valuation;
 
 #[derive(Debug, Subcommand)]
 pub enum MemberCommand {
@@ -48,6 +50,9 @@ pub enum MemberCommand {
         /// How many of the latest trades to show
         #[arg(long, default_value_t = 20)]
         trades: i64,
+        /// Value the pot as of this business date [default: the latest with closing prices]
+        #[arg(long)]
+        date: Option<NaiveDate>,
         #[arg(long, value_enum, default_value_t)]
         output: Format,
         #[command(flatten)]
@@ -63,6 +68,7 @@ struct MemberView {
     portfolio: Option<String>,
     onboarded: DateTime<Utc>,
     balances: Vec<AccountBalance>,
+    valuation: valuation::Valued,
     latest_trades: Vec<MemberTradeView>,
 }
 
@@ -137,15 +143,17 @@ pub async fn run(command: MemberCommand) -> anyhow::Result<Outcome> {
         MemberCommand::Show {
             member,
             trades,
+            date,
             output,
             database,
-        } => show(&member, trades, output, &database).await,
+        } => show(&member, trades, date, output, &database).await,
     }
 }
 
 async fn show(
     member: &str,
     trades: i64,
+    date: Option<NaiveDate>,
     format: Format,
     database: &ReadonlyDatabase,
 ) -> anyhow::Result<Outcome> {
@@ -154,12 +162,15 @@ async fn show(
         anyhow::bail!("no member {member:?}");
     };
     let latest_trades = member_trades::latest(ledger.pool(), member, trades).await?;
+    let portfolio = found.portfolio_code.as_deref();
+    let valuation = valuation::of_pot(ledger.pool(), found.pot_id, portfolio, date).await?;
     let view = MemberView {
         member_id: found.member_id,
         pot_id: found.pot_id,
         portfolio: found.portfolio_code,
         onboarded: found.created_at,
         balances: ledger.pot_balances(PotId(found.pot_id)).await?,
+        valuation,
         latest_trades,
     };
     match format {
@@ -181,6 +192,7 @@ async fn show(
                 ]);
             }
             println!("{balances}");
+            valuation::print(&view.valuation);
             let mut trades =
                 output::table(&["created", "asset", "side", "amount", "status", "started by"]);
             for trade in &view.latest_trades {

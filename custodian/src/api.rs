@@ -37,6 +37,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/health", get(|| async { "ok" }))
         .route("/orders", post(place_order))
         .route("/orders/{order_ref}", get(order_status))
+        .route("/prices/closing", get(crate::price_feed::published))
         .route("/statements/holdings", get(holdings_statement))
         .route("/statements/cash", get(cash_statement))
         .route(
@@ -66,7 +67,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -74,7 +75,7 @@ impl ApiError {
         }
     }
 
-    fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 }
@@ -113,7 +114,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
         .map_err(|e| ApiError::bad_request("message.malformed", format!("malformed body: {e}")))
 }
 
-fn parse_date(text: &str) -> ApiResult<NaiveDate> {
+pub(crate) fn parse_date(text: &str) -> ApiResult<NaiveDate> {
     text.parse().map_err(|_| {
         ApiError::bad_request(
             "date.invalid",

@@ -15,6 +15,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::error::{Error, chain};
 use crate::messages::{CallbackSecret, Faults, OrderRequest, SIGNATURE_HEADER, sign_callback};
+use crate::price_feed;
 use crate::pricing::{self, Terms};
 use crate::store::Store;
 
@@ -43,6 +44,8 @@ pub struct Shared {
     pub callbacks: Option<Callbacks>,
     pub wake_clock: Notify,
     pub wake_delivery: Notify,
+    /// The seed of the random draws and of the price feed (`price_feed`).
+    pub seed: u64,
     rng: Mutex<StdRng>,
 }
 
@@ -61,6 +64,7 @@ impl Shared {
             callbacks,
             wake_clock: Notify::new(),
             wake_delivery: Notify::new(),
+            seed,
             rng: Mutex::new(StdRng::seed_from_u64(seed)),
         }
     }
@@ -110,10 +114,11 @@ pub async fn step(shared: &Shared) -> Result<usize, Error> {
         .await?
     {
         let request = &order.request.0;
-        let price = match store.price(request.isin(), request.trade_date()).await? {
-            Some(price) => price,
-            None => pricing::default_price(request.isin(), request.trade_date()),
-        };
+        let price =
+            price_feed::closing_price(store, shared.seed, request.isin(), request.trade_date())
+                .await?
+                .unwrap_or(Decimal::ZERO);
+        // A zero price (past the feed's end) is refused by the fill below, so the order is.
         let fill = match request {
             OrderRequest::Subscription { cash_amount, .. } => {
                 pricing::fill_buy(*cash_amount, price, terms)

@@ -1,16 +1,18 @@
 //! The asset-custodian simulator: a stand-in for the external custodian, so a whole business
 //! day (orders, forward pricing, confirmations, settlement, statements) runs on one machine.
 //!
-//! Rooms: [`messages`] (the ISO 20022-shaped JSON both sides speak) and [`statements`] (the
-//! transaction statement and the reconciliation fault knobs), the only modules without the
-//! `server` feature; [`pricing`] and [`calendar`] (pure rules), and behind `server`: the
-//! database (`store`), the HTTP API (`api`; what the statements report, knobs applied, in
-//! `reporting`), the background loops (`engine`), its `/metrics` (`metrics`) and [`Simulator`],
-//! which starts them all. The simulator keeps its own state in its own database, never the
+//! Rooms: [`messages`] and [`prices`] (the ISO 20022-shaped JSON both sides speak) and
+//! [`statements`] (the transaction statement and the reconciliation fault knobs), the only modules
+//! without the `server` feature; [`pricing`] and [`calendar`] (pure rules), and behind `server`:
+//! the database (`store`), the HTTP API (`api`; what the statements report, knobs applied, in
+//! `reporting`), the background loops (`engine`), the seeded price feed (`price_feed`), its
+//! `/metrics` (`metrics`) and [`Simulator`], which starts them all. The simulator keeps its own
+//! state in its own database, never the
 //! ledger's, and derives everything it does from that state, so it can be stopped at any point
 //! and started again.
 
 pub mod messages;
+pub mod prices;
 pub mod statements;
 
 #[cfg(feature = "server")]
@@ -23,6 +25,8 @@ mod engine;
 pub mod error;
 #[cfg(feature = "server")]
 mod metrics;
+#[cfg(feature = "server")]
+mod price_feed;
 #[cfg(feature = "server")]
 pub mod pricing;
 #[cfg(feature = "server")]

@@ -6,7 +6,6 @@
 //! rather than `Decimal` multiplication, which silently rounds once a product has more than
 //! 28 significant digits.
 
-use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use crate::messages::{CASH_SCALE, UNITS_SCALE};
@@ -85,24 +84,6 @@ pub fn fill_sell(units: Decimal, price: Decimal, terms: Terms) -> Result<Fill, P
         net_amount,
         settlement_amount: net_amount,
     })
-}
-
-/// The closing price used when none was set: derived from the ISIN and date (FNV-1a), so every
-/// run of a scenario sees the same prices. Between 0.500000 and 9.999999, six decimals.
-pub fn default_price(isin: &str, trade_date: NaiveDate) -> Decimal {
-    const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-    const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
-    let date = trade_date.format("%Y-%m-%d").to_string();
-    let hash = isin
-        .bytes()
-        .chain(*b"/")
-        .chain(date.bytes())
-        .fold(FNV_OFFSET, |hash, byte| {
-            (hash ^ u64::from(byte)).wrapping_mul(FNV_PRIME)
-        });
-    // 9_500_000 steps of 0.000001 above 0.500000; the remainder always fits an i64.
-    let step = i64::try_from(hash % 9_500_000).unwrap_or(0);
-    Decimal::new(500_000 + step, 6)
 }
 
 fn check(amount: Decimal, price: Decimal, terms: Terms) -> Result<(), PricingError> {
@@ -229,16 +210,6 @@ mod tests {
         assert!(fill_buy(one, one, terms("1.01", 0)).is_err());
         assert!(fill_sell(one, one, terms("1", 10_001)).is_err());
         assert!(fill_sell(dec("-1"), one, Terms::default()).is_err());
-    }
-
-    #[test]
-    fn default_prices_are_stable_and_in_range() {
-        let date = NaiveDate::from_ymd_opt(2026, 11, 20).unwrap();
-        let price = default_price("GB00TEST0001", date);
-        assert_eq!(price, default_price("GB00TEST0001", date));
-        assert_ne!(price, default_price("GB00TEST0002", date));
-        assert_eq!(price.scale(), 6);
-        assert!(price >= dec("0.5") && price <= dec("9.999999"));
     }
 
     /// Compares `a × b` with `c` exactly (Decimal's own `*` rounds past 28 digits).

@@ -182,12 +182,7 @@ impl Reconciliation {
 /// The date a run is for, checked to be a real `YYYY-MM-DD` and the run's own.
 fn business_date(input: &Input, workflow_id: &str) -> Result<NaiveDate, BusinessError> {
     let text = &input.date;
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .ok()
-        .filter(|date| date.to_string() == *text)
-        .ok_or_else(|| {
-            BusinessError::new("date.invalid", format!("date {text:?} must be YYYY-MM-DD"))
-        })?;
+    let date = acme_sdk::business_date(text)?;
     WorkflowId::of_run(self::workflow_id(text), workflow_id, text)?;
     Ok(date)
 }

@@ -104,6 +104,17 @@ impl WorkflowId {
     }
 }
 
+/// A business date given as text (`YYYY-MM-DD`, exactly: no other spelling of the same day),
+/// or `date.invalid`.
+pub fn business_date(text: &str) -> Result<chrono::NaiveDate, BusinessError> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .filter(|date| date.to_string() == text)
+        .ok_or_else(|| {
+            BusinessError::new("date.invalid", format!("date {text:?} must be YYYY-MM-DD"))
+        })
+}
+
 impl fmt::Display for WorkflowId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

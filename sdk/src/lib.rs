@@ -5,6 +5,8 @@
 //! - [`ids`]: request, member and batch ids, a run's workflow id, cash and units, parsed at
 //!   the edge;
 //! - [`allocation`]: the pro-rata allocation rule, exact and never rounding up;
+//! - [`rebalance`]: the re-balancing rule: when a pot has drifted, what it sells on D and how
+//!   the proceeds are shared among its buys on D+1;
 //! - [`process`]: the `Process` description, starting a run, task queues (bulkheads) and step
 //!   idempotency keys;
 //! - [`schedule`]: the weekday schedule of scheduled processes;
@@ -34,6 +36,7 @@ pub mod ids;
 pub mod metrics;
 pub mod money;
 pub mod process;
+pub mod rebalance;
 pub mod saga;
 pub mod schedule;
 pub mod search;
@@ -44,7 +47,9 @@ pub mod testkit;
 
 pub use asset::{AssetCode, AssetCodeError};
 pub use failure::BusinessError;
-pub use ids::{BatchId, Cash, MemberId, MemberRequestIds, RequestId, Units, WorkflowId};
+pub use ids::{
+    BatchId, Cash, MemberId, MemberRequestIds, RequestId, Units, WorkflowId, business_date,
+};
 pub use money::{AmountError, Sign, checked_sum, parse_amount};
 pub use process::{Process, ProcessInfo, Signal, TaskQueues, Waiting, start, step_key};
 pub use saga::Saga;

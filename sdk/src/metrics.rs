@@ -15,7 +15,7 @@
 //! | `acme_dealing_rows_total` | counter | `phase` (aggregate, price, settle, release): member trades moved |
 //! | `acme_ledger_entries_written_total` | counter | `path` (single, batch, staged): replays not counted |
 //! | `acme_ledger_postings_written_total` | counter | `path` |
-//! | `acme_custodian_requests_total` | counter | `operation` (place_order, order_status, statement), `outcome` (ok, refused, error, unreachable) |
+//! | `acme_custodian_requests_total` | counter | `operation` (place_order, order_status, statement, closing_prices), `outcome` (ok, refused, error, unreachable) |
 //! | `acme_custodian_request_duration_seconds` | histogram | `operation` |
 //! | `acme_callbacks_received_total` | counter | `kind` (priced, settled) |
 //! | `acme_callbacks_refused_total` | counter | `reason` (unauthenticated, malformed, unknown_order, ledger_unavailable, unreadable, temporal_unavailable) |

@@ -52,6 +52,7 @@ macro_rules! catalog {
 }
 
 catalog![
+    closing_prices::ClosingPrices,
     dealing_cutoff::DealingCutoff,
     dealing_cycle::DealingCycle,
     external_trade::ExternalTradeWorkflow,

@@ -9,5 +9,6 @@ mod support;
 mod close;
 mod constraints;
 mod history;
+mod rebalance;
 mod seeding;
 mod transitions;
