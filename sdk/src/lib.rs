@@ -42,7 +42,9 @@ pub mod testkit;
 
 pub use asset::{AssetCode, AssetCodeError};
 pub use failure::BusinessError;
-pub use ids::{BatchId, Cash, MemberId, MemberRequestIds, RequestId, Units, WorkflowId};
+pub use ids::{
+    BatchId, Cash, EmployerId, MemberId, MemberRequestIds, RequestId, Units, WorkflowId,
+};
 pub use money::{AmountError, Sign, checked_sum, parse_amount};
 pub use process::{Process, ProcessInfo, Signal, TaskQueues, Waiting, start, step_key};
 pub use saga::Saga;
