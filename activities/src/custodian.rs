@@ -104,15 +104,14 @@ impl CustodianActivities {
         _ctx: ActivityContext,
         request: StatementRequest,
     ) -> Result<String, ActivityError> {
-        let path = match request.kind {
-            StatementKind::Holdings => "holdings",
-            StatementKind::CustodianCash => "cash",
+        // The bank's statement comes from the simulator's bank side, beside the custodian's.
+        let (route, path) = match request.kind {
+            StatementKind::Holdings => ("statements/holdings", "holdings"),
+            StatementKind::CustodianCash => ("statements/cash", "cash"),
+            StatementKind::BankCash => ("bank/statement", "bank"),
         };
         let started = std::time::Instant::now();
-        let url = format!(
-            "{}/statements/{path}?as_of={}",
-            self.base_url, request.as_of
-        );
+        let url = format!("{}/{route}?as_of={}", self.base_url, request.as_of);
         let (outcome, answer) = match self.http.get(url).send().await {
             Err(error) => ("unreachable", Err(unreachable_custodian(error))),
             Ok(response) => {

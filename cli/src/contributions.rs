@@ -1,8 +1,9 @@
 //! `acme contributions`: import an employer's contribution schedule (docs/contributions.md),
-//! read its rejection report, and get the file back exactly as it was received.
+//! invest it once paid, read its rejection report, and get the file back exactly as received.
 
 use acme_activities::contributions::import::{self, Imported, LIMITS, RejectedRow, Upload};
 use acme_sdk::EmployerId;
+use acme_workflows::invest_contributions::{self, InvestContributions};
 use anyhow::Context as _;
 use chrono::Utc;
 use clap::Subcommand;
@@ -10,7 +11,9 @@ use uuid::Uuid;
 
 use crate::Outcome;
 use crate::connect::{self, AppDatabase, ReadonlyDatabase};
+use crate::operator::{Operator, OperatorArgs};
 use crate::output::{self, Format};
+use crate::run;
 
 /// Rejections `import` prints; the rest are one `acme contributions rejections` away.
 const REJECTIONS_SHOWN: i64 = 20;
@@ -34,6 +37,19 @@ pub enum ContributionsCommand {
         output: Format,
         #[command(flatten)]
         database: AppDatabase,
+    },
+    /// Invest a schedule once its payment shows on the bank statement (starts
+    /// `invest-contributions`, workflow `contributions/<schedule>`)
+    #[command(
+        after_help = "Example: acme contributions invest 6f9619ff-8b86-5011-b42d-00c04fc964ff --wait"
+    )]
+    Invest {
+        schedule: Uuid,
+        /// Wait for the run to finish and print what it invested
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        operator: OperatorArgs,
     },
     /// A schedule's rejection report: line, column, code and reason of every rejected row
     Rejections {
@@ -93,6 +109,30 @@ pub async fn run(command: ContributionsCommand) -> anyhow::Result<Outcome> {
                 Outcome::CheckFailed
             })
         }
+        ContributionsCommand::Invest {
+            schedule,
+            wait,
+            operator,
+        } => {
+            let operator = Operator::connect(&operator).await?;
+            let handle = run::start::<InvestContributions>(
+                &operator,
+                invest_contributions::Input {
+                    schedule_id: schedule.to_string(),
+                    poll_every_secs: None,
+                    chunk_rows: None,
+                },
+            )
+            .await?;
+            if wait {
+                let invested = run::wait(&handle).await?;
+                println!(
+                    "invested {} rows, £{}, {} buy trades for the next dealing cycle",
+                    invested.rows, invested.amount, invested.trades
+                );
+            }
+            Ok(Outcome::Done)
+        }
         ContributionsCommand::Rejections {
             schedule,
             output,
@@ -142,6 +182,12 @@ fn print_imported(imported: &Imported, shown: &[RejectedRow]) {
     println!(
         "{} rows accepted (employer £{}, members £{}), {} rejected",
         s.accepted, s.employer_total, s.member_total, s.rejected
+    );
+    println!(
+        "due: £{} under payment reference {} (status {})",
+        s.employer_total + s.member_total,
+        s.payment_reference,
+        s.status
     );
     if !shown.is_empty() {
         println!("{}", rejection_table(shown));

@@ -22,12 +22,18 @@ create table contribution_schedule (
         check (employer_total >= 0 and employer_total <> 'NaN' and scale(employer_total) <= 2),
     member_total numeric not null default 0
         check (member_total >= 0 and member_total <> 'NaN' and scale(member_total) <= 2),
+    -- The reference the employer pays under (at most 35 characters, ISO 20022's limit):
+    -- 'CS' and the first 16 hex digits of the schedule id.
+    payment_reference text unique check (payment_reference ~ '^CS[0-9A-F]{16}$'),
     -- 'receiving' exists only inside the import's transaction; a committed schedule has its
-    -- digest and id.
-    status text not null default 'receiving' check (status in ('receiving', 'received')),
+    -- digest and id. Then: 'received'; 'held' while the money received differs from what is
+    -- due; 'funded' once it equals it; 'invested' once every row is.
+    status text not null default 'receiving'
+        check (status in ('receiving', 'received', 'held', 'funded', 'invested')),
     received_at timestamptz not null default now(),
     constraint contribution_schedule_complete
-        check (status = 'receiving' or (digest is not null and schedule_id is not null))
+        check (status = 'receiving'
+               or (digest is not null and schedule_id is not null and payment_reference is not null))
 );
 
 -- The file's bytes, in parts of at most a few megabytes, in order: concatenated they are the file
@@ -70,10 +76,28 @@ create table contribution_rejection (
     primary key (schedule_no, line_no)
 );
 
+-- Every distinct finding of the payment check: what the latest bank statement showed under the
+-- schedule's reference against what is due (the accepted rows' total). Short and over payments
+-- are breaks: the schedule is held, nothing is invested, until a later statement makes them
+-- equal. Append-only; the same finding again stores nothing.
+create table contribution_payment_check (
+    check_id bigint generated always as identity primary key,
+    schedule_no bigint not null references contribution_schedule,
+    due numeric not null check (due >= 0 and due <> 'NaN'),
+    paid numeric not null check (paid <> 'NaN'),
+    outcome text not null check (outcome in ('unpaid', 'short', 'over', 'matched')),
+    -- The bank statement (reconciliation's store) the figure came from; null before any.
+    statement_id bigint,
+    checked_at timestamptz not null default now(),
+    unique (schedule_no, paid)
+);
+
+grant select on contribution_payment_check to acme_app, acme_readonly;
+grant insert on contribution_payment_check to acme_app;
 grant select on contribution_schedule, contribution_file_part, contribution_row,
     contribution_rejection to acme_app, acme_readonly;
 grant insert on contribution_schedule, contribution_file_part, contribution_row,
     contribution_rejection to acme_app;
-grant update (schedule_id, digest, byte_count, accepted_count, rejected_count, employer_total,
+grant update (schedule_id, payment_reference, digest, byte_count, accepted_count, rejected_count, employer_total,
     member_total, status) on contribution_schedule to acme_app;
 grant update (status) on contribution_row to acme_app;

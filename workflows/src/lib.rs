@@ -56,6 +56,7 @@ catalog![
     dealing_cycle::DealingCycle,
     external_trade::ExternalTradeWorkflow,
     invest_cash::InvestCash,
+    invest_contributions::InvestContributions,
     reconciliation::Reconciliation,
     sell_units::SellUnits,
 ];

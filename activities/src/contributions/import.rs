@@ -66,6 +66,10 @@ pub struct Schedule {
     pub employer_id: String,
     /// The name it first arrived under.
     pub file_name: String,
+    /// The reference the employer pays the schedule's total under.
+    pub payment_reference: String,
+    /// `received`, `held` (the money received differs from what is due), `funded`, `invested`.
+    pub status: String,
     /// sha256 of the file, hex.
     pub digest: String,
     pub byte_count: i64,
@@ -159,6 +163,7 @@ pub async fn import(
     let id = schedule_id(&read.digest);
     let sealed = sqlx::query(
         "update contribution_schedule s set schedule_id = $2, digest = $3, byte_count = $4,
+             payment_reference = 'CS' || upper(left(replace($2::text, '-', ''), 16)),
              accepted_count = r.accepted, rejected_count = j.rejected,
              employer_total = r.employer_total, member_total = r.member_total,
              status = 'received'
@@ -236,48 +241,42 @@ async fn find_by_digest(
         .map(|row: Option<ScheduleRow>| row.map(Schedule::from))
 }
 
-const SCHEDULE: &str = "select schedule_id, employer_id, file_name, digest, byte_count,
-        accepted_count, rejected_count, employer_total, member_total, received_at
+const SCHEDULE: &str = "select schedule_id, employer_id, file_name, payment_reference, status,
+        digest, byte_count, accepted_count, rejected_count, employer_total, member_total,
+        received_at
     from contribution_schedule";
 
-type ScheduleRow = (
-    Uuid,
-    String,
-    String,
-    Vec<u8>,
-    i64,
-    i64,
-    i64,
-    Decimal,
-    Decimal,
-    DateTime<Utc>,
-);
+#[derive(sqlx::FromRow)]
+struct ScheduleRow {
+    schedule_id: Uuid,
+    employer_id: String,
+    file_name: String,
+    payment_reference: String,
+    status: String,
+    digest: Vec<u8>,
+    byte_count: i64,
+    accepted_count: i64,
+    rejected_count: i64,
+    employer_total: Decimal,
+    member_total: Decimal,
+    received_at: DateTime<Utc>,
+}
 
 impl From<ScheduleRow> for Schedule {
     fn from(row: ScheduleRow) -> Self {
-        let (
-            id,
-            employer_id,
-            file_name,
-            digest,
-            byte_count,
-            accepted,
-            rejected,
-            employer,
-            member,
-            at,
-        ) = row;
         Self {
-            schedule_id: id,
-            employer_id,
-            file_name,
-            digest: hex::encode(digest),
-            byte_count,
-            accepted,
-            rejected,
-            employer_total: employer,
-            member_total: member,
-            received_at: at,
+            schedule_id: row.schedule_id,
+            employer_id: row.employer_id,
+            file_name: row.file_name,
+            payment_reference: row.payment_reference,
+            status: row.status,
+            digest: hex::encode(row.digest),
+            byte_count: row.byte_count,
+            accepted: row.accepted_count,
+            rejected: row.rejected_count,
+            employer_total: row.employer_total,
+            member_total: row.member_total,
+            received_at: row.received_at,
         }
     }
 }

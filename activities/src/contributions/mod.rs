@@ -4,9 +4,14 @@
 //!
 //! - [`schedule`]: the file format, as pure functions (header, one row's checks);
 //! - [`import`]: streaming a file in (bounded memory), storing it as received with its digest,
-//!   checking every row, and committing before anything is acknowledged.
+//!   checking every row, and committing before anything is acknowledged;
+//! - [`funding`]: matching a schedule to the money ACME's bank statements show (held when short
+//!   or over);
+//! - [`invest`]: investing a funded schedule as a bulk step (pots credited, buy trades created).
 
+pub mod funding;
 pub mod import;
+pub mod invest;
 pub mod schedule;
 
 use acme_sdk::BusinessError;
