@@ -63,7 +63,7 @@ async fn run(rows: usize) -> anyhow::Result<()> {
 
     let import_started = Instant::now();
     let upload = Upload {
-        employer_id: EmployerId::parse("bench-employer")?,
+        employer_id: EmployerId::parse("bench-employer").map_err(|e| anyhow::anyhow!("{e}"))?,
         file_name: "bench.csv".into(),
         today: monday(),
     };
