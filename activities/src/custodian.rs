@@ -106,15 +106,14 @@ impl CustodianActivities {
         _ctx: ActivityContext,
         request: StatementRequest,
     ) -> Result<String, ActivityError> {
-        let path = match request.kind {
-            StatementKind::Holdings => "holdings",
-            StatementKind::CustodianCash => "cash",
-            StatementKind::Transactions => "transactions",
+        // The bank's statement comes from the simulator's bank side, beside the custodian's.
+        let (route, path) = match request.kind {
+            StatementKind::Holdings => ("statements/holdings", "holdings"),
+            StatementKind::CustodianCash => ("statements/cash", "cash"),
+            StatementKind::Transactions => ("statements/transactions", "transactions"),
+            StatementKind::BankCash => ("bank/statement", "bank"),
         };
-        let url = format!(
-            "{}/statements/{path}?as_of={}",
-            self.base_url, request.as_of
-        );
+        let url = format!("{}/{route}?as_of={}", self.base_url, request.as_of);
         let what = format!("{path} statement of {}", request.as_of);
         self.get("statement", url, &what, |_| "custodian.statement_refused")
             .await

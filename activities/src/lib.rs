@@ -1,6 +1,8 @@
 //! Every side effect of ACME's processes, each an idempotent Temporal activity with a stable
 //! name. Workflows call these and never touch the database themselves.
 //!
+//! - [`contributions`]: employers' contribution schedules as received, checked row by row
+//!   (ADR 19);
 //! - [`custodian`]: the custodian gateway (orders and their status), on the external queue;
 //! - [`dealing`]: the dealing book: closing a day into external trades, pricing, allocation,
 //!   settlement and the compensation of a rejected trade;
@@ -26,6 +28,7 @@
 // `#[activities]` generates a definition type per activity without a Debug impl.
 #![allow(missing_debug_implementations)]
 
+pub mod contributions;
 pub mod custodian;
 pub mod dealing;
 pub mod ledger;

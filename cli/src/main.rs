@@ -5,6 +5,7 @@ mod audit;
 mod business_day;
 mod codec_server;
 mod connect;
+mod contributions;
 mod db;
 mod dealing;
 mod inspect;
@@ -71,6 +72,9 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Contribution schedules: import an employer's file, its rejection report, the file as received
+    #[command(subcommand)]
+    Contributions(contributions::ContributionsCommand),
     /// Database administration (migrations)
     #[command(subcommand)]
     Db(db::DbCommand),
@@ -140,6 +144,7 @@ async fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "acme", &mut std::io::stdout());
             Ok(Outcome::Done)
         }
+        Command::Contributions(command) => contributions::run(command).await,
         Command::Db(command) => db::run(command).await,
         Command::Ledger(command) => ledger::run(command).await,
         Command::Demo(args) => business_day::run(args).await,

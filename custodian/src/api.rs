@@ -1,5 +1,6 @@
-//! The HTTP API: orders and statements as the platform sees them, and `/admin` for the clock,
-//! prices and fault knobs. Every refusal is a JSON [`ErrorBody`] with a stable code.
+//! The HTTP API: orders and statements as the platform sees them, the bank's side (`/bank`, in
+//! `api/bank.rs`), and `/admin` for the clock, prices and fault knobs. Every refusal is a JSON
+//! [`ErrorBody`] with a stable code.
 
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ use crate::messages::{
 };
 use crate::store::Inserted;
 use crate::{calendar, reporting};
+
+mod bank;
 
 /// The most business days one `POST /admin/clock/advance` may move.
 const MAX_ADVANCE_DAYS: u32 = 30;
@@ -56,7 +59,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/admin/callbacks", get(callbacks))
         .route("/metrics", get(crate::metrics::render))
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
-        .with_state(shared)
+        .with_state(shared.clone())
+        .merge(bank::router(shared))
 }
 
 #[derive(Debug)]

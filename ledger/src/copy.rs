@@ -9,7 +9,8 @@ use sqlx::PgConnection;
 const CHUNK_BYTES: usize = 4 << 20;
 
 /// One COPY stream's pending bytes, with helpers that write correctly escaped fields.
-pub(crate) struct CopyRows {
+#[derive(Debug)]
+pub struct CopyRows {
     buffer: String,
     at_row_start: bool,
 }
@@ -67,7 +68,7 @@ impl CopyRows {
 }
 
 /// Runs `statement` (a `COPY ... FROM STDIN`) and feeds it one row per item.
-pub(crate) async fn copy_rows<T>(
+pub async fn copy_rows<T>(
     conn: &mut PgConnection,
     statement: &str,
     items: impl IntoIterator<Item = T>,

@@ -12,7 +12,7 @@
 pub mod audit;
 pub mod chart;
 pub mod chunk;
-mod copy;
+pub mod copy;
 mod digest;
 pub mod error;
 pub mod invariants;

@@ -54,6 +54,12 @@ external_id!(
     "member.invalid_id"
 );
 external_id!(
+    /// An employer paying contributions for its staff.
+    EmployerId,
+    "employer id",
+    "employer.invalid_id"
+);
+external_id!(
     /// The caller's id for one bulk run.
     BatchId,
     "batch id",

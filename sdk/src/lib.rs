@@ -48,7 +48,8 @@ pub mod testkit;
 pub use asset::{AssetCode, AssetCodeError};
 pub use failure::BusinessError;
 pub use ids::{
-    BatchId, Cash, MemberId, MemberRequestIds, RequestId, Units, WorkflowId, business_date,
+    BatchId, Cash, EmployerId, MemberId, MemberRequestIds, RequestId, Units, WorkflowId,
+    business_date,
 };
 pub use money::{AmountError, Sign, checked_sum, parse_amount};
 pub use process::{Process, ProcessInfo, Signal, TaskQueues, Waiting, start, step_key};

@@ -57,6 +57,7 @@ catalog![
     dealing_cycle::DealingCycle,
     external_trade::ExternalTradeWorkflow,
     invest_cash::InvestCash,
+    invest_contributions::InvestContributions,
     reconciliation::Reconciliation,
     reconciliation_daily::ReconciliationDaily,
     sell_units::SellUnits,

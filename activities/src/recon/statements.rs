@@ -30,19 +30,23 @@ pub enum StatementKind {
     CustodianCash,
     /// The custodian's transaction statement, `semt.017`: settled movements of units and cash.
     Transactions,
+    /// ACME's bank account statement, `camt.053` in the same shape: employers' payments (under
+    /// their payment reference) and settlements with the custodian (under the order reference).
+    BankCash,
 }
 
 impl StatementKind {
     pub fn source(self) -> &'static str {
         match self {
             Self::Holdings | Self::CustodianCash | Self::Transactions => "custodian",
+            Self::BankCash => "bank",
         }
     }
 
     pub fn msg_type(self) -> &'static str {
         match self {
             Self::Holdings => "semt.002",
-            Self::CustodianCash => "camt.053",
+            Self::CustodianCash | Self::BankCash => "camt.053",
             Self::Transactions => "semt.017",
         }
     }
@@ -164,7 +168,7 @@ pub fn parse(kind: StatementKind, as_of: NaiveDate, body: &str) -> Result<Parsed
             }
             (statement.as_of, lines)
         }
-        StatementKind::CustodianCash => {
+        StatementKind::CustodianCash | StatementKind::BankCash => {
             let statement: CashStatement =
                 serde_json::from_value(value).map_err(|e| malformed(kind, e))?;
             if statement.currency != crate::members::CASH {
@@ -361,4 +365,28 @@ pub async fn import(
         lines,
         new,
     })
+}
+
+/// What ACME's bank statement shows under `reference` (an employer's payment reference): the
+/// sum of its lines on the latest bank statement (the latest date, and of that date the last
+/// stored, a re-sent statement replacing the earlier one). A `camt.053` lists every movement
+/// booked up to its date, as the custodian's does, so the latest holds them all. Returns the
+/// statement read too (`None` before any).
+pub async fn bank_total(
+    pool: &PgPool,
+    reference: &str,
+) -> Result<(Decimal, Option<i64>), sqlx::Error> {
+    sqlx::query_as(
+        "with latest as (
+             select statement_id from recon_statement
+             where source = 'bank' and msg_type = 'camt.053'
+             order by as_of desc, statement_id desc limit 1)
+         select coalesce((select sum(l.quantity) from recon_statement_line l
+                          where l.statement_id = s.statement_id and l.subject = $1), 0),
+                s.statement_id
+         from (select 1) one left join latest s on true",
+    )
+    .bind(reference)
+    .fetch_one(pool)
+    .await
 }

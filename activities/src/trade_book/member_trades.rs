@@ -121,6 +121,40 @@ pub async fn create_in_bulk(
     Ok(u64::try_from(created).unwrap_or(0))
 }
 
+/// Creates pending buy trades from the caller's temporary table
+/// `staged_buy (trade_key text, member_id text, asset_code text, cash numeric)`, in the
+/// caller's transaction (a bulk step's chunk): one trade per row, its origin
+/// `<workflow id>/<trade_key>` (one request of the bulk run, e.g. a schedule's line), recorded
+/// by `who`. The id is the md5 uuid of `<origin>/buy/<asset>`, computed in the database (the
+/// name [`trade_id`] hashes with uuid5 for a single request), so a chunk run again creates
+/// nothing twice. Returns how many were new.
+pub async fn create_staged_buys(
+    conn: &mut PgConnection,
+    who: &str,
+    workflow_id: &str,
+) -> Result<u64, TradeBookError> {
+    let created: i64 = sqlx::query_scalar(concat!(
+        "with created as (
+             insert into member_trade
+                 (trade_id, origin_workflow_id, member_id, asset_code, side, cash_amount)
+             select md5(origin || '/buy/' || asset_code)::uuid, origin, member_id, asset_code,
+                    'buy', cash
+             from (select $1 || '/' || trade_key as origin, * from staged_buy) b
+             on conflict (trade_id) do nothing
+             returning trade_id, origin_workflow_id),
+         recorded as (",
+        record_transitions!(),
+        "select 'member', trade_id, null, 'pending', $2, origin_workflow_id, $3 from created)
+         select count(*) from created"
+    ))
+    .bind(workflow_id)
+    .bind(CREATE)
+    .bind(who)
+    .fetch_one(conn)
+    .await?;
+    Ok(u64::try_from(created).unwrap_or(0))
+}
+
 /// How many of these trades exist (by id), so a bulk booking can skip a chunk it has done.
 pub async fn count_existing(pool: &PgPool, trade_ids: &[Uuid]) -> Result<u64, TradeBookError> {
     let count: i64 =

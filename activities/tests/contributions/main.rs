@@ -1,0 +1,9 @@
+//! Contributions' integration tests, one binary, each test in its own fresh database on the real
+//! PostgreSQL of the dev stack (`ops/stack up`), connected as the application role.
+
+// A failed unwrap in a test is a failed test, with the error printed: exactly what is wanted.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+mod import;

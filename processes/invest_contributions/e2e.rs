@@ -1,0 +1,263 @@
+//! `invest-contributions` end to end, against a real Temporal server, a fresh database and the
+//! custodian simulator with its bank side: an imported schedule waits for its payment; a short
+//! payment on the bank's statement holds it (nothing posted, no trade); once the bank statements show the exact total, every accepted row
+//! is invested in chunks (pots credited, buy trades split by the model portfolio) and the next
+//! dealing cycle deals them to settlement, with our units equal to the custodian's.
+
+use std::io::Cursor;
+use std::time::Duration;
+
+use acme_activities::contributions::import::{self, Imported, LIMITS, Upload};
+use acme_sdk::EmployerId;
+use acme_sdk::testkit::eventually;
+use acme_workflows::invest_contributions::{self, Input, InvestContributions};
+use chrono::{Days, NaiveDate};
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+use temporalio_client::{WorkflowGetResultOptions, WorkflowSignalOptions};
+use uuid::Uuid;
+
+use crate::dealing_support::*;
+use crate::harness::{Scenario, World};
+use crate::support::{InProcessWorker, on_local_set};
+
+const HEADER: &str = "member_id,employer_amount,member_amount,pay_period\n";
+
+/// A schedule of members `m-0` to `m-<n-1>` (employer £100.00 + n pence, member £25.50), and one
+/// line for a member who does not exist, imported on Monday.
+async fn import_schedule(pool: &PgPool, members: usize) -> Imported {
+    let mut file = String::from(HEADER);
+    for n in 0..members {
+        file.push_str(&format!("m-{n},100.{n:02},25.50,2026-11\n"));
+    }
+    file.push_str("ghost-1,10.00,0,2026-11\n");
+    let upload = Upload {
+        employer_id: EmployerId::parse("acme-ltd").unwrap(),
+        file_name: "november.csv".into(),
+        today: monday(),
+    };
+    import::import(pool, &upload, Cursor::new(file.into_bytes()), LIMITS)
+        .await
+        .unwrap()
+}
+
+/// An employer's payment into ACME's bank account, staged at the simulator's bank.
+async fn pay(dealing: &Dealing, payment_id: &str, reference: &str, on: NaiveDate, amount: Decimal) {
+    let response = dealing
+        .http
+        .post(format!("{}/bank/payments", dealing.platform.custodian_url))
+        .json(&serde_json::json!({
+            "payment_id": payment_id,
+            "reference": reference,
+            "amount": amount.to_string(),
+            "booking_date": on,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{:?}",
+        response.text().await
+    );
+}
+
+async fn schedule_status(pool: &PgPool, schedule_id: Uuid) -> String {
+    import::find(pool, schedule_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+fn input(schedule_id: Uuid, poll_every_secs: u64) -> Input {
+    Input {
+        schedule_id: schedule_id.to_string(),
+        poll_every_secs: Some(poll_every_secs),
+        chunk_rows: Some(20),
+    }
+}
+
+#[tokio::test]
+async fn a_schedule_is_held_while_short_then_invested_and_dealt_in_the_next_cycle() {
+    on_local_set(async {
+        let dealing = Dealing::start(50, monday()).await;
+        let worker = dealing.platform.spawn_worker("worker-1");
+        let pool = dealing.ledger().pool().clone();
+        let imported = import_schedule(&pool, 50).await;
+        let schedule = imported.schedule;
+        assert_eq!((schedule.accepted, schedule.rejected), (50, 1));
+        let due = schedule.employer_total + schedule.member_total;
+        assert_eq!(due, Decimal::new(50 * 12_550 + (0..50).sum::<i64>(), 2));
+
+        // Checks only when the bank advises a payment (the hourly poll never comes in the test).
+        let handle = acme_sdk::start::<InvestContributions>(
+            dealing.platform.temporal.client(),
+            &dealing.platform.temporal.queues,
+            input(schedule.schedule_id, 3_600),
+        )
+        .await
+        .unwrap();
+        let reference = schedule.payment_reference.as_str();
+        let advise = || async {
+            handle
+                .signal(
+                    InvestContributions::payment_advised,
+                    reference.to_owned(),
+                    WorkflowSignalOptions::default(),
+                )
+                .await
+                .unwrap();
+        };
+        // Paid £10 short on Monday: a break; the schedule is held and nothing moves.
+        let short = due - Decimal::TEN;
+        pay(&dealing, "p-1", reference, monday(), short).await;
+        advise().await;
+        eventually(Duration::from_secs(30), || async {
+            match schedule_status(&pool, schedule.schedule_id).await.as_str() {
+                "held" => Ok(()),
+                other => Err(format!("the schedule is {other}, not held")),
+            }
+        })
+        .await;
+        let finding: (Decimal, Decimal, String) = sqlx::query_as(
+            "select due, paid, outcome from contribution_payment_check order by check_id desc",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(finding, (due, short, "short".to_owned()));
+        assert_eq!(dealing.platform.count("member_trade").await, 0);
+        assert_eq!(dealing.platform.count("journal_entry").await, 0);
+        // The statement it read is stored as received, the payment under its reference.
+        let stored: (String, Decimal) = sqlx::query_as(
+            "select s.source, l.quantity from recon_statement s
+             join recon_statement_line l using (statement_id) where l.subject = $1",
+        )
+        .bind(reference)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(stored, ("bank".to_owned(), short));
+
+        // The rest arrives on Tuesday: the bank's statement now shows the total.
+        let tuesday = monday().checked_add_days(Days::new(1)).unwrap();
+        pay(&dealing, "p-2", reference, tuesday, Decimal::TEN).await;
+        advise().await;
+        let invested = handle
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .unwrap();
+        assert_eq!((invested.rows, invested.amount), (50, due));
+        // Balanced: three funds each; 50 rows in chunks of 20.
+        assert_eq!((invested.trades, invested.chunks), (150, 3));
+        assert_eq!(
+            schedule_status(&pool, schedule.schedule_id).await,
+            "invested"
+        );
+        assert_eq!(reserved_total(dealing.ledger()).await, due);
+        // Member 7 put in £125.57: split 50/40/10 to the penny, the heaviest weight first.
+        assert_eq!(
+            dealing.platform.cash("m-7", "reserved").await,
+            Decimal::new(12_557, 2)
+        );
+        let trades: Vec<(String, Decimal)> = sqlx::query_as(
+            "select asset_code, cash_amount from member_trade where member_id = 'm-7'
+             order by asset_code",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            trades,
+            vec![
+                ("GB00ACMEBND1".to_owned(), Decimal::new(5_022, 2)),
+                ("GB00ACMEGLB1".to_owned(), Decimal::new(6_280, 2)),
+                ("GB00ACMEPRP1".to_owned(), Decimal::new(1_255, 2)),
+            ]
+        );
+        dealing
+            .platform
+            .record_run::<InvestContributions>(
+                &invest_contributions::workflow_id(&schedule.schedule_id.to_string()),
+                "held-then-invested",
+            )
+            .await;
+
+        // A second start attaches nothing new: the schedule is invested once.
+        let again = dealing
+            .platform
+            .run::<InvestContributions>(input(schedule.schedule_id, 3_600))
+            .await
+            .unwrap();
+        assert_eq!((again.rows, again.trades), (50, 150));
+        assert_eq!(dealing.platform.count("member_trade").await, 150);
+
+        // The next dealing cycle takes the trades to settlement.
+        dealing.deal(monday()).await.unwrap();
+        assert_eq!(
+            assert_allocations_follow_the_rule(dealing.ledger(), monday()).await,
+            3
+        );
+        assert_eq!(
+            internal_units(dealing.ledger()).await,
+            dealing.holdings().await
+        );
+        assert_eq!(reserved_total(dealing.ledger()).await, Decimal::ZERO);
+        worker.stop().await;
+        dealing.finish().await;
+    })
+    .await;
+}
+
+/// The harness's world: a simulator whose bank shows the payment of a schedule of two members.
+pub struct ContributionWorld {
+    dealing: Dealing,
+    worker: InProcessWorker,
+    schedule_id: Uuid,
+}
+
+impl World for ContributionWorld {
+    fn ledger(&self) -> &acme_ledger::Ledger {
+        self.dealing.ledger()
+    }
+
+    async fn finish(self) {
+        self.worker.stop().await;
+        self.dealing.finish().await;
+    }
+}
+
+/// The harness's scenario (`worker/tests/e2e/harness.rs`): a paid schedule of two members.
+#[derive(Debug, Default)]
+pub struct Harness;
+
+impl Scenario for Harness {
+    type Process = InvestContributions;
+    type World = ContributionWorld;
+
+    async fn start(&self, interceptor: acme_worker::ActivityInterceptor) -> ContributionWorld {
+        let dealing = Dealing::start(2, monday()).await;
+        let worker = dealing
+            .platform
+            .spawn_worker_with("worker-1", Some(interceptor));
+        let schedule = import_schedule(dealing.ledger().pool(), 2).await.schedule;
+        let due = schedule.employer_total + schedule.member_total;
+        pay(&dealing, "p-1", &schedule.payment_reference, monday(), due).await;
+        ContributionWorld {
+            dealing,
+            worker,
+            schedule_id: schedule.schedule_id,
+        }
+    }
+
+    async fn run(&self, world: &ContributionWorld) -> Result<(), String> {
+        world
+            .dealing
+            .platform
+            .run::<InvestContributions>(input(world.schedule_id, 1))
+            .await
+            .map(drop)
+            .map_err(|e| crate::support::failure_text(&e))
+    }
+}
