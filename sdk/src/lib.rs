@@ -5,6 +5,7 @@
 //! - [`ids`]: request, member and batch ids, a run's workflow id, cash and units, parsed at
 //!   the edge;
 //! - [`allocation`]: the pro-rata allocation rule, exact and never rounding up;
+//! - [`cutoff`]: the dealing cut-off, 16:00 London time on the dealing date;
 //! - [`process`]: the `Process` description, starting a run, task queues (bulkheads) and step
 //!   idempotency keys;
 //! - [`schedule`]: the weekday schedule of scheduled processes;
@@ -24,6 +25,7 @@ pub mod activity_options;
 pub mod allocation;
 pub mod asset;
 pub mod bulk;
+pub mod cutoff;
 pub mod failure;
 #[cfg(feature = "testkit")]
 pub mod harness;
@@ -44,6 +46,6 @@ pub use asset::{AssetCode, AssetCodeError};
 pub use failure::BusinessError;
 pub use ids::{BatchId, Cash, MemberId, MemberRequestIds, RequestId, Units, WorkflowId};
 pub use money::{AmountError, Sign, checked_sum, parse_amount};
-pub use process::{Process, ProcessInfo, Signal, TaskQueues, Waiting, start, step_key};
+pub use process::{IdReuse, Process, ProcessInfo, Signal, TaskQueues, Waiting, start, step_key};
 pub use saga::Saga;
 pub use steps::{Runs, Step, Undo};
