@@ -244,6 +244,13 @@ async fn a_cycle_run_late_for_a_past_date_deals_nothing_that_came_in_after_its_c
             .unwrap();
         assert!(status.trades.is_empty(), "{:?}", status.trades);
         assert_eq!(pending().await, 150, "every trade waits for its own date");
+        dealing
+            .platform
+            .record_run::<DealingCycle>(
+                &dealing_cycle::workflow_id(&yesterday.to_string()),
+                "late-for-a-past-date",
+            )
+            .await;
         // The trades' own date (its cut-off still ahead) deals them all.
         let status = dealing.deal(monday()).await.unwrap();
         assert_eq!(status.trades.len(), 3);

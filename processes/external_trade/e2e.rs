@@ -239,6 +239,11 @@ async fn forged_inputs_and_signals_move_nothing_the_custodian_did_not_confirm() 
                 .any(|kept| kept.contains("claimed 62372.500000 units")),
             "{status:#?}"
         );
+        let run = format!("external-trade/{}/{}/buy", monday(), FUNDS[0]);
+        dealing
+            .platform
+            .record_run::<ExternalTradeWorkflow>(&run, "forged-price-signal")
+            .await;
         worker.stop().await;
         dealing.finish().await;
     })
@@ -292,6 +297,11 @@ async fn a_zero_fill_refunds_every_member_in_full() {
             "nothing moved: {entries:?}"
         );
         assert_eq!(entries.get("dealing.released"), Some(&1));
+        let run = format!("external-trade/{}/{}/buy", monday(), FUNDS[0]);
+        dealing
+            .platform
+            .record_run::<ExternalTradeWorkflow>(&run, "zero-fill")
+            .await;
         worker.stop().await;
         dealing.finish().await;
     })
