@@ -118,7 +118,7 @@ impl CustodianActivities {
             .http
             .get(format!("{}/orders/{order_ref}", self.base_url));
         match call("order_status", request, &order_ref).await? {
-            Answer::Status(status) => Ok(status),
+            Answer::Status(status) => Ok(*status),
             Answer::Refused { status, body } => Err(refused(&order_ref, status, &body)),
         }
     }
@@ -188,7 +188,7 @@ pub struct StatementRequest {
 /// What the custodian answered an order request with.
 enum Answer {
     /// 2xx: where the order stands.
-    Status(OrderStatus),
+    Status(Box<OrderStatus>),
     /// A 4xx other than 429: a final refusal of this request.
     Refused { status: StatusCode, body: String },
 }
@@ -302,12 +302,12 @@ mod tests {
         for status in [StatusCode::CONFLICT, StatusCode::NOT_FOUND] {
             assert!(placement(refusal(status), "ET-1").is_err(), "{status}");
         }
-        let rejected = Answer::Status(OrderStatus {
+        let rejected = Answer::Status(Box::new(OrderStatus {
             order_ref: "ET-1".to_owned(),
             status: OrderState::Rejected,
             reason: None,
             confirmation: None,
-        });
+        }));
         assert_eq!(
             placement(rejected, "ET-1").unwrap(),
             Placement::Rejected {
