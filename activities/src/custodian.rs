@@ -1,7 +1,9 @@
 //! The custodian gateway: placing an external trade's order and asking where it stands. These run
 //! on the external task queue (a bulkhead), so a slow or failing custodian cannot starve ledger
 //! work. Orders are idempotent at the custodian by our order reference, so a retried placement
-//! never places twice; 5xx answers and timeouts are retried, a 4xx is a final, coded failure.
+//! never places twice; 5xx answers and timeouts are retried, a 4xx is a final, coded failure,
+//! except that a 400 or 422 to a placement is the custodian's definite "no" to the order, which
+//! the external trade compensates like a rejection.
 //! Statements (`custodian.statement`) are fetched as received, bytes untouched, for
 //! reconciliation to store and parse (`crate::recon::statements`); closing prices
 //! (`custodian.closing_prices`) for the `closing-prices` process to record (`crate::prices`).
@@ -11,14 +13,16 @@ use std::time::Duration;
 
 use acme_custodian::messages::{OrderRequest, OrderState, OrderStatus};
 use acme_custodian::prices::ClosingPrices;
+use acme_ledger::Ledger;
 use acme_sdk::BusinessError;
 use reqwest::StatusCode;
 use serde::{Deserialize, Serialize};
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
-use crate::dealing::{ExternalTrade, Side};
+use crate::dealing::{self, ExternalTrade, Side};
 use crate::recon::statements::StatementKind;
+use crate::trade_book::ExternalTradeStatus;
 
 /// The simulator's address on the dev stack.
 pub const DEFAULT_CUSTODIAN_URL: &str = "http://127.0.0.1:7400";
@@ -34,15 +38,18 @@ pub enum Placement {
 pub struct CustodianActivities {
     http: reqwest::Client,
     base_url: String,
+    /// To read the sealed trade an order is placed for.
+    ledger: Ledger,
 }
 
 impl CustodianActivities {
-    pub fn new(base_url: &str) -> Result<Self, reqwest::Error> {
+    pub fn new(base_url: &str, ledger: Ledger) -> Result<Self, reqwest::Error> {
         Ok(Self {
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()?,
             base_url: base_url.trim_end_matches('/').to_owned(),
+            ledger,
         })
     }
 }
@@ -56,7 +63,30 @@ impl CustodianActivities {
         _ctx: ActivityContext,
         trade: ExternalTrade,
     ) -> Result<Placement, ActivityError> {
-        let order = match trade.side {
+        // The order is the sealed trade the trade book holds, in a state that may be placed:
+        // a run's input that differs (started by hand, or forged) places nothing.
+        let (stored, record) = dealing::stored_trade(&self.ledger, trade.external_trade_id).await?;
+        if stored != trade {
+            return Err(BusinessError::new(
+                "external_trade.input_mismatch",
+                format!(
+                    "order {}: the run's trade {trade:?} is not the sealed trade {stored:?}",
+                    trade.order_ref
+                ),
+            )
+            .into());
+        }
+        if !matches!(
+            record.status,
+            ExternalTradeStatus::Created | ExternalTradeStatus::Placed
+        ) {
+            return Err(BusinessError::new(
+                "external_trade.not_placeable",
+                format!("order {}: the trade is {}", trade.order_ref, record.status),
+            )
+            .into());
+        }
+        let order = match stored.side {
             Side::Buy => OrderRequest::Subscription {
                 order_ref: trade.order_ref.clone(),
                 isin: trade.asset.clone(),
@@ -74,13 +104,8 @@ impl CustodianActivities {
             .http
             .post(format!("{}/orders", self.base_url))
             .json(&order);
-        let status = call("place_order", request, &trade.order_ref).await?;
-        Ok(match status.status {
-            OrderState::Rejected => Placement::Rejected {
-                reason: status.reason.unwrap_or_else(|| "no reason given".into()),
-            },
-            OrderState::Received | OrderState::Priced | OrderState::Settled => Placement::Accepted,
-        })
+        let answer = call("place_order", request, &trade.order_ref).await?;
+        placement(answer, &trade.order_ref)
     }
 
     /// Where an order stands (`setr.016`), with its confirmation once priced: the polling
@@ -94,7 +119,10 @@ impl CustodianActivities {
         let request = self
             .http
             .get(format!("{}/orders/{order_ref}", self.base_url));
-        call("order_status", request, &order_ref).await
+        match call("order_status", request, &order_ref).await? {
+            Answer::Status(status) => Ok(*status),
+            Answer::Refused { status, body } => Err(refused(&order_ref, status, &body)),
+        }
     }
 
     /// Fetches a statement (`semt.002` holdings, `semt.017` transactions, `camt.053` cash) as of
@@ -214,30 +242,69 @@ pub struct StatementRequest {
     pub as_of: chrono::NaiveDate,
 }
 
+/// What the custodian answered an order request with.
+enum Answer {
+    /// 2xx: where the order stands.
+    Status(Box<OrderStatus>),
+    /// A 4xx other than 429: a final refusal of this request.
+    Refused { status: StatusCode, body: String },
+}
+
+/// What the custodian's answer to a placement means. A 400 or 422 is a definite "no": the
+/// custodian did not take the order, so it is a rejection and the members are released. A 409
+/// (another order under our reference) or 404 is not: an order may stand at the custodian, so
+/// the placement fails for an operator.
+fn placement(answer: Answer, order_ref: &str) -> Result<Placement, ActivityError> {
+    match answer {
+        Answer::Status(status) => Ok(match status.status {
+            OrderState::Rejected => Placement::Rejected {
+                reason: status.reason.unwrap_or_else(|| "no reason given".into()),
+            },
+            OrderState::Received | OrderState::Priced | OrderState::Settled => Placement::Accepted,
+        }),
+        Answer::Refused { status, body }
+            if status == StatusCode::BAD_REQUEST || status == StatusCode::UNPROCESSABLE_ENTITY =>
+        {
+            Ok(Placement::Rejected {
+                reason: format!("the custodian refused the order ({status}): {body}"),
+            })
+        }
+        Answer::Refused { status, body } => Err(refused(order_ref, status, &body)),
+    }
+}
+
+/// A refusal as a final, coded failure of the activity.
+fn refused(order_ref: &str, status: StatusCode, body: &str) -> ActivityError {
+    let code = match status {
+        StatusCode::CONFLICT => "custodian.order_conflict",
+        StatusCode::NOT_FOUND => "custodian.order_unknown",
+        _ => "custodian.order_refused",
+    };
+    BusinessError::new(
+        code,
+        format!("order {order_ref}: custodian answered {status}: {body}"),
+    )
+    .into()
+}
+
 /// Sends `request` and reads the answer, recording the request in the custodian metrics
-/// (`acme_custodian_requests_total`, `acme_custodian_request_duration_seconds`).
+/// (`acme_custodian_requests_total`, `acme_custodian_request_duration_seconds`): 2xx is read
+/// (an unreadable one is a final `custodian.bad_reply`), a 4xx other than 429 is a refusal, and
+/// 5xx, 429 or no answer are errors the activity's preset retries.
 async fn call(
     operation: &str,
     request: reqwest::RequestBuilder,
     order_ref: &str,
-) -> Result<OrderStatus, ActivityError> {
+) -> Result<Answer, ActivityError> {
     let started = std::time::Instant::now();
-    let (outcome, answer) = match request.send().await {
-        Err(error) => ("unreachable", Err(unreachable_custodian(error))),
-        Ok(response) => {
-            let status = response.status();
-            let answer = read(response, order_ref).await;
-            let outcome = match &answer {
-                Ok(_) => "ok",
-                // A coded, final refusal (4xx other than 429).
-                Err(_) if status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS => {
-                    "refused"
-                }
-                // 5xx, 429, an unreadable reply: retried.
-                Err(_) => "error",
-            };
-            (outcome, answer)
-        }
+    let answer = match request.send().await {
+        Err(error) => Err(unreachable_custodian(error)),
+        Ok(response) => read(response, order_ref).await,
+    };
+    let outcome = match &answer {
+        Ok(Answer::Status(_)) => "ok",
+        Ok(Answer::Refused { .. }) => "refused",
+        Err(_) => "error",
     };
     acme_sdk::metrics::custodian_request(operation, outcome, started.elapsed());
     answer
@@ -247,30 +314,62 @@ fn unreachable_custodian(error: reqwest::Error) -> ActivityError {
     anyhow::anyhow!("custodian unreachable: {error}").into()
 }
 
-/// A custodian answer: 2xx is read, 5xx is retried, any other status is a final failure.
-async fn read(response: reqwest::Response, order_ref: &str) -> Result<OrderStatus, ActivityError> {
+/// A custodian answer: 2xx is read, 5xx and 429 are retried, any other status is a refusal.
+async fn read(response: reqwest::Response, order_ref: &str) -> Result<Answer, ActivityError> {
     let status = response.status();
     let body = response.text().await.map_err(unreachable_custodian)?;
     if status.is_success() {
-        return serde_json::from_str(&body).map_err(|e| {
-            BusinessError::new(
-                "custodian.bad_reply",
-                format!("order {order_ref}: unreadable reply ({e}): {body}"),
-            )
-            .into()
-        });
+        return serde_json::from_str(&body)
+            .map(Answer::Status)
+            .map_err(|e| {
+                BusinessError::new(
+                    "custodian.bad_reply",
+                    format!("order {order_ref}: unreadable reply ({e}): {body}"),
+                )
+                .into()
+            });
     }
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
         return Err(anyhow::anyhow!("custodian answered {status} for {order_ref}: {body}").into());
     }
-    let code = match status {
-        StatusCode::CONFLICT => "custodian.order_conflict",
-        StatusCode::NOT_FOUND => "custodian.order_unknown",
-        _ => "custodian.order_refused",
-    };
-    Err(BusinessError::new(
-        code,
-        format!("order {order_ref}: custodian answered {status}: {body}"),
-    )
-    .into())
+    Ok(Answer::Refused { status, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(status: StatusCode) -> Answer {
+        Answer::Refused {
+            status,
+            body: r#"{"code":"x","message":"y"}"#.to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_definite_refusal_of_a_placement_is_a_rejection_that_releases_the_members() {
+        for status in [StatusCode::BAD_REQUEST, StatusCode::UNPROCESSABLE_ENTITY] {
+            let placed = placement(refusal(status), "ET-1").unwrap();
+            assert!(matches!(placed, Placement::Rejected { .. }), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_refusal_that_may_leave_an_order_standing_fails_for_an_operator() {
+        for status in [StatusCode::CONFLICT, StatusCode::NOT_FOUND] {
+            assert!(placement(refusal(status), "ET-1").is_err(), "{status}");
+        }
+        let rejected = Answer::Status(Box::new(OrderStatus {
+            order_ref: "ET-1".to_owned(),
+            status: OrderState::Rejected,
+            reason: None,
+            confirmation: None,
+        }));
+        assert_eq!(
+            placement(rejected, "ET-1").unwrap(),
+            Placement::Rejected {
+                reason: "no reason given".to_owned()
+            }
+        );
+    }
 }

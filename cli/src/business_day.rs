@@ -53,7 +53,7 @@ pub struct BusinessDayArgs {
 
 pub async fn run(args: BusinessDayArgs) -> anyhow::Result<Outcome> {
     let started = Instant::now();
-    let ledger = Ledger::new(connect::pool(&args.database.url, AppDatabase::SETTING, 4).await?);
+    let ledger = connect::dev_ledger(&args.database, "acme demo").await?;
     let client = temporal::connect().await?;
     let custodian = Custodian::new(&args.custodian_url);
     let run_tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
@@ -76,7 +76,13 @@ pub async fn run(args: BusinessDayArgs) -> anyhow::Result<Outcome> {
     println!("members: {} taking part ({new} new)", members.len());
 
     // Day one: everyone invests.
-    let day_one = custodian.business_date().await?;
+    // A date whose cut-off (16:00 London) has passed deals nothing that is invested now: the
+    // custodian's clock moves on to a date still open.
+    let mut day_one = custodian.business_date().await?;
+    while acme_sdk::cutoff::cutoff_of(day_one) <= chrono::Utc::now() {
+        custodian.advance().await?;
+        day_one = custodian.business_date().await?;
+    }
     println!("\n== dealing day {day_one} ==");
     let invests = members
         .iter()

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use acme_ledger::Ledger;
+use acme_ledger::environment::DEV_MARK;
 use anyhow::Context as _;
 use clap::Args;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -76,4 +78,18 @@ pub async fn pool(url: &str, setting: &str, max_connections: u32) -> anyhow::Res
         .max_connections(max_connections)
         .acquire_timeout(CONNECT_TIMEOUT)
         .connect_lazy_with(options))
+}
+
+/// The ledger of a dev database, for commands that write demo entries; any other database is
+/// refused before anything is written (ADR 20).
+pub async fn dev_ledger(database: &AppDatabase, command: &str) -> anyhow::Result<Ledger> {
+    let ledger = Ledger::new(pool(&database.url, AppDatabase::SETTING, 4).await?);
+    if !ledger.is_dev_database().await? {
+        anyhow::bail!(
+            "`{command}` writes demo entries, and this database is not marked as a dev one \
+             (the comment {DEV_MARK:?}, which `ops/stack up` puts on the databases it makes): \
+             refused, nothing was written"
+        );
+    }
+    Ok(ledger)
 }

@@ -22,9 +22,10 @@ pub struct InvestArgs {
     /// Pounds to invest, as a plain decimal with at most 2 places (e.g. 100.00)
     #[arg(long)]
     amount: String,
-    /// The request's id; the same id never invests twice. A new one is made when omitted
+    /// The request's id, chosen by the caller and reused on a retry: the same id never invests
+    /// twice, so a retried command cannot invest again (there is no default, ADR 20)
     #[arg(long)]
-    request_id: Option<String>,
+    request_id: String,
     /// Wait for the run to finish and print its trades
     #[arg(long)]
     wait: bool,
@@ -34,14 +35,11 @@ pub struct InvestArgs {
 
 pub async fn run(args: InvestArgs) -> anyhow::Result<Outcome> {
     parse_amount(&args.amount, CASH_SCALE, Sign::Positive).context("--amount")?;
-    let request_id = args
-        .request_id
-        .unwrap_or_else(|| format!("r-{}", uuid::Uuid::new_v4().simple()));
     let operator = Operator::connect(&args.operator).await?;
     let handle = run::start::<InvestCash>(
         &operator,
         Input {
-            request_id,
+            request_id: args.request_id,
             member_id: args.member,
             amount: serde_json::Value::String(args.amount),
         },

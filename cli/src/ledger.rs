@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use acme_ledger::query::JournalFilter;
 use acme_ledger::{EntryId, Ledger, PotId};
+use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 
 use crate::Outcome;
@@ -22,11 +23,15 @@ pub enum LedgerCommand {
     /// Check invariants 1-3 (entries balance, balances match postings, nothing negative)
     #[command(after_help = "Example: acme ledger invariants")]
     Invariants(ReadArgs),
-    /// Balances of one pot's accounts
-    #[command(after_help = "Example: acme ledger balance --pot 42")]
+    /// Balances of one pot's accounts, now or on a date (--as-of, by effective date)
+    #[command(after_help = "Example: acme ledger balance --pot 42 --as-of 2026-11-23")]
     Balance {
         #[arg(long)]
         pot: i64,
+        /// The balances on this date, YYYY-MM-DD: entries effective on or before it, however
+        /// late they were recorded (from the journal); default: now
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
         #[command(flatten)]
         read: ReadArgs,
     },
@@ -77,7 +82,7 @@ pub async fn run(command: LedgerCommand) -> anyhow::Result<Outcome> {
         LedgerCommand::Tour(args) => crate::ledger_tour::run(args).await,
         LedgerCommand::Verify(read) => verify(&read).await,
         LedgerCommand::Invariants(read) => invariants(&read).await,
-        LedgerCommand::Balance { pot, read } => balance(PotId(pot), &read).await,
+        LedgerCommand::Balance { pot, as_of, read } => balance(PotId(pot), as_of, &read).await,
         LedgerCommand::Statement { pot, after, read } => {
             statement(PotId(pot), EntryId(after), &read).await
         }
@@ -175,8 +180,12 @@ fn took(elapsed: Duration, count: u64, what: &str) -> String {
     format!("took {elapsed:.1?}, {rate} {what}/s")
 }
 
-async fn balance(pot: PotId, read: &ReadArgs) -> anyhow::Result<Outcome> {
-    let balances = open(read).await?.pot_balances(pot).await?;
+async fn balance(pot: PotId, as_of: Option<NaiveDate>, read: &ReadArgs) -> anyhow::Result<Outcome> {
+    let ledger = open(read).await?;
+    let balances = match as_of {
+        Some(date) => ledger.pot_balances_on(pot, date).await?,
+        None => ledger.pot_balances(pot).await?,
+    };
     if balances.is_empty() {
         anyhow::bail!("pot {pot} has no accounts (or does not exist)");
     }

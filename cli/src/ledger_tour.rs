@@ -1,13 +1,14 @@
 //! `acme ledger tour`: a short, self-explaining tour of the ledger on the local stack. It opens pots,
 //! takes contributions in one bulk batch, reserves cash with a single posting, shows that a
 //! replay writes nothing and that an overdraft is refused, then verifies the journal and the
-//! invariants. Every run uses fresh idempotency keys, so it can be run again and again.
+//! invariants. Every run uses fresh idempotency keys, so it can be run again and again; it
+//! refuses a database not marked as a dev one (`connect::dev_ledger`).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use acme_ledger::chart::Asset;
-use acme_ledger::{AccountId, AssetKind, Ledger, NewEntry, NewPosting, OwnerKind};
+use acme_ledger::{AccountId, AssetKind, NewEntry, NewPosting, OwnerKind};
 use acme_sdk::{AssetCode, Sign, parse_amount};
 use anyhow::Context as _;
 use chrono::Utc;
@@ -35,7 +36,7 @@ pub struct DemoArgs {
 pub async fn run(args: DemoArgs) -> anyhow::Result<Outcome> {
     let contribution =
         parse_amount(&args.contribution, CASH_SCALE, Sign::Positive).context("--contribution")?;
-    let ledger = Ledger::new(connect::pool(&args.database.url, AppDatabase::SETTING, 4).await?);
+    let ledger = connect::dev_ledger(&args.database, "acme ledger tour").await?;
     let run_id = uuid::Uuid::new_v4().simple().to_string();
     let workflow_id = format!("{PROCESS}/{run_id}");
     let today = Utc::now().date_naive();

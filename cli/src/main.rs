@@ -61,7 +61,7 @@ enum Command {
     List(inspect::ListArgs),
     /// Running runs that need an operator: activities retrying, waits past their deadline
     Stuck(inspect::StuckArgs),
-    /// Ask a run to cancel (it runs its compensations); --reason is required
+    /// Record a cancellation request; no process acts on it yet (the run goes on), --reason required
     Cancel(runs::StopArgs),
     /// Stop a run at once (nothing more runs, no compensation); --reason is required
     Terminate(runs::StopArgs),

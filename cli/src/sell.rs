@@ -9,7 +9,9 @@ use crate::operator::{Operator, OperatorArgs};
 use crate::run;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Example: acme sell --member m-1 --asset GB00ACMEGLB1 --units 12.5 --wait")]
+#[command(
+    after_help = "Example: acme sell --member m-1 --asset GB00ACMEGLB1 --units 12.5 --request-id s-2026-11-22-001 --wait"
+)]
 pub struct SellArgs {
     /// The member's id
     #[arg(long)]
@@ -20,9 +22,10 @@ pub struct SellArgs {
     /// Units to sell, as a plain decimal with at most the fund's decimal places
     #[arg(long)]
     units: String,
-    /// The request's id; the same id never sells twice. A new one is made when omitted
+    /// The request's id, chosen by the caller and reused on a retry: the same id never sells
+    /// twice, so a retried command cannot sell again (there is no default, ADR 20)
     #[arg(long)]
-    request_id: Option<String>,
+    request_id: String,
     /// Wait for the run to finish and print the trade
     #[arg(long)]
     wait: bool,
@@ -31,14 +34,11 @@ pub struct SellArgs {
 }
 
 pub async fn run(args: SellArgs) -> anyhow::Result<Outcome> {
-    let request_id = args
-        .request_id
-        .unwrap_or_else(|| format!("s-{}", uuid::Uuid::new_v4().simple()));
     let operator = Operator::connect(&args.operator).await?;
     let handle = run::start::<SellUnits>(
         &operator,
         Input {
-            request_id,
+            request_id: args.request_id,
             member_id: args.member,
             asset: args.asset,
             units: serde_json::Value::String(args.units),

@@ -6,7 +6,7 @@
 //! chunks commit in a [`chunk`] transaction), [`query`] (balances, statements, journals), [`verify`] (the
 //! tamper-evident hash chain), [`invariants`] (the design's invariants 1–3 as a report; both
 //! stream the journal in bounded pages and report [`progress`]) and [`audit`] (the operator
-//! audit log).
+//! audit log); [`environment`] says whether the database is a dev one.
 //! Every write validates first and then writes atomically, so a rejected entry leaves nothing.
 
 pub mod audit;
@@ -14,6 +14,7 @@ pub mod chart;
 pub mod chunk;
 pub mod copy;
 mod digest;
+pub mod environment;
 pub mod error;
 pub mod invariants;
 pub mod model;

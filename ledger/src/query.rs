@@ -75,8 +75,10 @@ impl Ledger {
             })
     }
 
-    /// The balance of an account as it stood at `at`, summed from the journal.
-    pub async fn balance_as_of(
+    /// The balance of an account as the journal had *recorded* it at `at` (by `recorded_at`),
+    /// summed from the journal: what the books said then, late entries not yet in. For the
+    /// balance by business date, see [`Ledger::pot_balances_on`].
+    pub async fn balance_recorded_by(
         &self,
         account_id: AccountId,
         at: DateTime<Utc>,
@@ -92,6 +94,30 @@ impl Ledger {
         .fetch_one(&self.pool)
         .await?;
         Ok(sum.unwrap_or_default())
+    }
+
+    /// Every account of a pot with its balance *on* `effective_date`: the sum of the postings of
+    /// entries effective on or before that date, however late they were recorded (a correction
+    /// effective on a past date counts there). From the journal, not the balance table.
+    pub async fn pot_balances_on(
+        &self,
+        pot_id: PotId,
+        effective_date: NaiveDate,
+    ) -> Result<Vec<AccountBalance>, LedgerError> {
+        Ok(sqlx::query_as(
+            "select a.account_id, a.asset_code, a.purpose,
+                    coalesce(sum(p.amount) filter (where e.effective_date <= $2), 0) as amount
+             from account a
+             left join posting p on p.account_id = a.account_id
+             left join journal_entry e on e.entry_id = p.entry_id
+             where a.pot_id = $1
+             group by a.account_id, a.asset_code, a.purpose
+             order by a.asset_code, a.purpose",
+        )
+        .bind(pot_id)
+        .bind(effective_date)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     /// Every account of a pot with its current balance.

@@ -7,6 +7,7 @@
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection};
 
+use crate::environment::DEV_MARK;
 use crate::{Ledger, MIGRATOR};
 
 /// The dev stack's defaults (see `ops/stack`), used when the environment sets nothing.
@@ -31,6 +32,10 @@ impl TestDatabase {
         let name = format!("{TEST_DATABASE_PREFIX}{}", uuid::Uuid::new_v4().simple());
         let mut owner = PgConnection::connect_with(&owner_options).await?;
         sqlx::query(&format!("create database {name}"))
+            .execute(&mut owner)
+            .await?;
+        // A test database is a dev database: demo commands may write to it (ADR 20).
+        sqlx::query(&format!("comment on database {name} is '{DEV_MARK}'"))
             .execute(&mut owner)
             .await?;
         owner.close().await?;

@@ -1,5 +1,5 @@
 //! `dealing-cutoff`: what the weekday schedule starts at the dealing cut-off. It names the
-//! dealing date (the date of the schedule's firing, from workflow time) and starts that day's
+//! dealing date (the date of the schedule's firing in London, from workflow time) and starts that day's
 //! `dealing-cycle` (`dealing/<date>`), which outlives it. A second firing on the same date, or a
 //! cycle already started by hand with `acme dealing run`, attaches instead of dealing twice.
 //!
@@ -8,7 +8,7 @@
 //! - Owner: the platform team.
 
 use acme_sdk::process::child_options;
-use acme_sdk::{BusinessError, Process, Step, TaskQueues};
+use acme_sdk::{BusinessError, IdReuse, Process, Step, TaskQueues};
 use chrono::{DateTime, NaiveTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,9 @@ pub const NAME: &str = "dealing-cutoff";
 
 /// The schedule's id, and the prefix of the workflow ids of its runs (the process name).
 pub const SCHEDULE_ID: &str = NAME;
+
+/// The patch after which the dealing date is the firing's date in London, not in UTC.
+const LONDON_DATE: &str = "dealing-cutoff-london-date";
 
 /// The steps, in order: what each runs, how its writes are keyed, and what undoes them.
 pub fn steps() -> Vec<Step> {
@@ -65,6 +68,9 @@ impl Process for DealingCutoff {
     const NAME: &'static str = NAME;
     const DESCRIPTION: &'static str = "The scheduled cut-off: starts the day's dealing cycle (weekdays, see `acme dealing schedule`)";
 
+    /// Each firing only starts, or attaches to, the day's dealing/<date>.
+    const ID_REUSE: IdReuse = IdReuse::Always;
+
     fn business_key(_input: &Input) -> String {
         SCHEDULE_ID.to_owned()
     }
@@ -94,8 +100,16 @@ impl DealingCutoff {
         let Some(now) = ctx.workflow_time() else {
             return Err(BusinessError::new("dealing.no_clock", "workflow time is unknown").into());
         };
+        let now = DateTime::<Utc>::from(now);
+        // The dealing date is the London date of the firing; runs from before the patch took
+        // the UTC date (different only for a firing between midnight and 01:00 in summer).
+        let dealing_date = if ctx.patched(LONDON_DATE) {
+            acme_sdk::cutoff::london_date(now)
+        } else {
+            now.date_naive()
+        };
         let cycle = dealing_cycle::Input {
-            dealing_date: DateTime::<Utc>::from(now).date_naive().to_string(),
+            dealing_date: dealing_date.to_string(),
             poll_every_secs: input.poll_every_secs,
             expect_within_secs: None,
         };

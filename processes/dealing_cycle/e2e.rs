@@ -8,7 +8,7 @@ use acme_sdk::AssetCode;
 use acme_workflows::dealing_cycle::{self, DealingCycle};
 use acme_workflows::external_trade::ExternalTradeWorkflow;
 use acme_workflows::sell_units::SellUnits;
-use chrono::NaiveDate;
+use chrono::Days;
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -51,7 +51,7 @@ async fn a_thousand_members_buy_then_buy_and_sell_across_three_funds() {
 
         // Day two (the custodian's clock is now two business days on): half the members sell
         // part of what they hold, the other half buy; a partial fill and a dealing charge.
-        let day_two = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let day_two = day_one + Days::new(2);
         let held: Vec<(String, String, Decimal)> = sqlx::query_as(
             "select p.owner_ref, a.asset_code, b.amount from balance b
              join account a using (account_id) join pot p using (pot_id)
@@ -141,11 +141,14 @@ async fn a_thousand_members_buy_then_buy_and_sell_across_three_funds() {
         assert_eq!(reserved_total(dealing.ledger()).await, Decimal::ZERO);
         let platform = &dealing.platform;
         platform
-            .record_run::<DealingCycle>(&dealing_cycle::workflow_id("2026-11-25"), "buys-and-sells")
+            .record_run::<DealingCycle>(
+                &dealing_cycle::workflow_id(&day_two.to_string()),
+                "buys-and-sells",
+            )
             .await;
         platform
             .record_run::<ExternalTradeWorkflow>(
-                "external-trade/2026-11-25/GB00ACMEGLB1/sell",
+                &format!("external-trade/{day_two}/GB00ACMEGLB1/sell"),
                 "partial-fill-with-charge",
             )
             .await;
@@ -218,3 +221,42 @@ async fn the_cycle_check_finds_a_stray_allocation_and_an_unfinished_trade() {
 
 /// The harness's scenario: the small day (50 members buy three funds), dealt to settlement.
 pub type Harness = SmallDay<DealingCycle>;
+
+#[tokio::test]
+async fn a_cycle_run_late_for_a_past_date_deals_nothing_that_came_in_after_its_cutoff() {
+    on_local_set(async {
+        let (dealing, worker) = small_day_with_worker().await;
+        let pending = || async {
+            sqlx::query_scalar::<_, i64>(
+                "select count(*) from member_trade where status = 'pending'",
+            )
+            .fetch_one(dealing.ledger().pool())
+            .await
+            .unwrap()
+        };
+        assert_eq!(pending().await, 150);
+        // Yesterday's cut-off has passed; the day's trades came in after it (late trading).
+        let yesterday = acme_sdk::cutoff::london_date(chrono::Utc::now()) - Days::new(1);
+        let late = dealing.start_cycle(yesterday).await;
+        let status = late
+            .get_result(temporalio_client::WorkflowGetResultOptions::default())
+            .await
+            .unwrap();
+        assert!(status.trades.is_empty(), "{:?}", status.trades);
+        assert_eq!(pending().await, 150, "every trade waits for its own date");
+        dealing
+            .platform
+            .record_run::<DealingCycle>(
+                &dealing_cycle::workflow_id(&yesterday.to_string()),
+                "late-for-a-past-date",
+            )
+            .await;
+        // The trades' own date (its cut-off still ahead) deals them all.
+        let status = dealing.deal(monday()).await.unwrap();
+        assert_eq!(status.trades.len(), 3);
+        assert_eq!(pending().await, 0);
+        worker.stop().await;
+        dealing.finish().await;
+    })
+    .await;
+}

@@ -2,8 +2,9 @@
 //!
 //! - Trigger: `acme dealing run --date D` (or the weekday schedule); workflow id
 //!   `dealing/<date>`, so a day is dealt once however often it is started.
-//! - Outcome: the day's pending member trades are closed into one external trade per asset and
-//!   side (set-based, chunked), one `external-trade` child runs each to settlement, then
+//! - Outcome: the day's pending member trades created up to its cut-off (16:00 London on the
+//!   dealing date, or the cycle's start if earlier; `acme_sdk::cutoff`) are closed into one
+//!   external trade per asset and side (set-based, chunked), one `external-trade` child runs each to settlement, then
 //!   invariants 5 and 8 are checked from the journal and the trade book.
 //! - Failure: a violated invariant fails the cycle loudly (`dealing.invariant_violated`) with
 //!   the findings in its status query; the trades themselves are never undone here.
@@ -13,7 +14,7 @@ use acme_activities::dealing::{CloseDay, DealingActivities, ExternalTrade, Viola
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::process::child_options;
 use acme_sdk::search::{self, SearchAttributeUpdate};
-use acme_sdk::{BusinessError, Process, Step, TaskQueues, activity_options};
+use acme_sdk::{BusinessError, IdReuse, Process, Step, TaskQueues, activity_options};
 use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -46,6 +47,9 @@ pub fn steps() -> Vec<Step> {
         Step::reads("check", DealingActivities::check_cycle),
     ]
 }
+
+/// The patch after which a cycle closes at its date's cut-off rather than at its start.
+const CUTOFF_OF_THE_DATE: &str = "dealing-cycle-cutoff-of-the-date";
 
 /// The workflow id of a dealing day.
 pub fn workflow_id(dealing_date: &str) -> String {
@@ -102,6 +106,9 @@ impl Process for DealingCycle {
     const DESCRIPTION: &'static str = "A dealing day: close pending member trades into external trades and run each to settlement";
     const QUERIES: &'static [&'static str] = &[acme_sdk::process::STATUS_QUERY];
 
+    /// A failed day may be run again once its cause is fixed; a dealt day never.
+    const ID_REUSE: IdReuse = IdReuse::AfterFailure;
+
     fn business_key(input: &Input) -> String {
         input.dealing_date.clone()
     }
@@ -137,11 +144,18 @@ impl DealingCycle {
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<Status> {
         let dealing_date = parse_date(&input, ctx.workflow_id())?;
         let queues = TaskQueues::of_workflow_queue(ctx.task_queue());
-        // The cut-off is when the cycle started: trades created later wait for the next day.
-        let cutoff = ctx
+        let started = ctx
             .workflow_time()
             .map(DateTime::<Utc>::from)
             .unwrap_or_default();
+        // The date's own cut-off (16:00 London), or the start if earlier: a run started late for
+        // a past date deals nothing that came in after that date's cut-off. Runs from before the
+        // patch closed at their start and replay so (docs/processes.md, "Versioning").
+        let cutoff = if ctx.patched(CUTOFF_OF_THE_DATE) {
+            acme_sdk::cutoff::close_at(dealing_date, started)
+        } else {
+            started
+        };
         let trades = ctx
             .execute_activity(
                 DealingActivities::close_day,

@@ -4,8 +4,11 @@
 
 use std::time::Duration;
 
-use acme_activities::dealing::{Side, order_ref};
-use acme_custodian::messages::{CallbackRecord, Faults};
+use acme_activities::dealing::{ExternalTrade, Side, order_ref};
+use acme_activities::trade_book::callbacks;
+use acme_custodian::messages::{
+    CallbackRecord, Confirmation, Faults, SIGNATURE_HEADER, sign_callback,
+};
 use acme_workflows::dealing_cycle::Status;
 use acme_workflows::external_trade::{self, ExternalTradeWorkflow};
 use rust_decimal::Decimal;
@@ -44,13 +47,42 @@ async fn duplicate_callbacks_and_custodian_errors_change_nothing() {
 }
 
 #[tokio::test]
-async fn lost_callbacks_are_found_by_polling() {
+async fn lost_callbacks_are_found_by_polling_and_a_late_one_is_kept_not_acted_on() {
     on_local_set(async {
         let (dealing, worker) = deal_small_day_despite(Faults {
             drop_callbacks: true,
             ..Faults::default()
         })
         .await;
+        // The settlement callback arrives after its run closed: stored, answered with the code
+        // that says nobody acted on it, and the books are as they were.
+        let order = order_ref(monday(), FUNDS[0], Side::Buy);
+        let entries = entries_by_kind(dealing.ledger()).await;
+        let body = serde_json::json!({
+            "event": "settled", "order_ref": order, "settlement_date": monday().to_string(),
+        })
+        .to_string();
+        let late = dealing
+            .http
+            .post(&dealing.callback_url)
+            .header("content-type", "application/json")
+            .header(
+                SIGNATURE_HEADER,
+                sign_callback(&callback_secret(), body.as_bytes()),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(late.status(), 200);
+        let answer: serde_json::Value = late.json().await.unwrap();
+        assert_eq!(answer["code"], "callback.run_closed", "{answer}");
+        let kept = callbacks::for_order(dealing.ledger().pool(), &order)
+            .await
+            .unwrap();
+        assert_eq!(kept.len(), 1, "the dropped ones never arrived: {kept:?}");
+        assert_eq!(kept[0].kind, "settled");
+        assert_eq!(entries_by_kind(dealing.ledger()).await, entries);
         worker.stop().await;
         dealing.finish().await;
     })
@@ -111,6 +143,165 @@ async fn an_order_rejected_after_acceptance_is_found_by_polling_and_released() {
             reason,
             "rejected by the custodian after acceptance: fund suspended"
         );
+        worker.stop().await;
+        dealing.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn forged_inputs_and_signals_move_nothing_the_custodian_did_not_confirm() {
+    on_local_set(async {
+        let (dealing, worker) = small_day_with_worker().await;
+        let cycle = dealing.start_cycle(monday()).await;
+        dealing.wait_until_none_in(monday(), "created").await;
+        // A run started by hand with another side and ten times the total, for a sealed trade:
+        // place_order checks the trade book's own trade and places nothing.
+        let sealed = sealed_trade(dealing.ledger(), FUNDS[0]).await;
+        let mut forged_trade = sealed.clone();
+        forged_trade.side = Side::Sell;
+        forged_trade.ordered_total *= Decimal::TEN;
+        forged_trade.order_ref = order_ref(monday(), FUNDS[0], Side::Sell);
+        let forged_run = acme_sdk::start::<ExternalTradeWorkflow>(
+            dealing.platform.temporal.client(),
+            &dealing.platform.temporal.queues,
+            external_trade::Input {
+                trade: forged_trade.clone(),
+                poll_every_secs: 1,
+                expect_within_secs: 60,
+            },
+        )
+        .await
+        .unwrap();
+        let refused = forged_run
+            .get_result(WorkflowGetResultOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            crate::support::failure_code(&refused).as_deref(),
+            Some("external_trade.input_mismatch")
+        );
+        let unknown = dealing
+            .http
+            .get(format!(
+                "{}/orders/{}",
+                dealing.platform.custodian_url, forged_trade.order_ref
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            unknown.status(),
+            404,
+            "the custodian never saw the forged order"
+        );
+        // Anyone who can reach Temporal claims ten times the units before the custodian prices.
+        let order = order_ref(monday(), FUNDS[0], Side::Buy);
+        let forged: Confirmation = serde_json::from_value(serde_json::json!({
+            "msg_type": "setr.012", "order_ref": order, "confirmation_ref": "FORGED-1",
+            "isin": FUNDS[0], "trade_date": monday(), "price": "0.100000",
+            "units": "62372.500000", "gross_amount": "6237.25", "charges": "0.00",
+            "net_amount": "6237.25", "settlement_amount": "6237.25",
+            "settlement_date": monday() + chrono::Days::new(2),
+        }))
+        .unwrap();
+        let trade = dealing
+            .platform
+            .temporal
+            .client()
+            .get_workflow_handle::<ExternalTradeWorkflow>(format!(
+                "external-trade/{}/{}/buy",
+                monday(),
+                FUNDS[0]
+            ));
+        trade
+            .signal(ExternalTradeWorkflow::priced, forged, Default::default())
+            .await
+            .unwrap();
+        dealing.finish_cycle(monday(), cycle).await.unwrap();
+        // Allocated from what the custodian confirmed, and our units equal its holdings.
+        assert_eq!(
+            assert_allocations_follow_the_rule(dealing.ledger(), monday()).await,
+            3
+        );
+        assert_eq!(
+            internal_units(dealing.ledger()).await,
+            dealing.holdings().await
+        );
+        let status = trade
+            .query(ExternalTradeWorkflow::status, (), Default::default())
+            .await
+            .unwrap();
+        assert!(
+            status
+                .ignored_callbacks
+                .iter()
+                .any(|kept| kept.contains("claimed 62372.500000 units")),
+            "{status:#?}"
+        );
+        let run = format!("external-trade/{}/{}/buy", monday(), FUNDS[0]);
+        dealing
+            .platform
+            .record_run::<ExternalTradeWorkflow>(&run, "forged-price-signal")
+            .await;
+        worker.stop().await;
+        dealing.finish().await;
+    })
+    .await;
+}
+
+/// The sealed external trade buying `asset` on [`monday`], as the trade book holds it.
+async fn sealed_trade(ledger: &acme_ledger::Ledger, asset: &str) -> ExternalTrade {
+    let id = acme_activities::dealing::external_trade_id(&order_ref(monday(), asset, Side::Buy));
+    acme_activities::dealing::stored_trade(ledger, id)
+        .await
+        .unwrap()
+        .0
+}
+
+#[tokio::test]
+async fn a_zero_fill_refunds_every_member_in_full() {
+    on_local_set(async {
+        let dealing = Dealing::start(1, monday()).await;
+        let worker = dealing.platform.spawn_worker("worker-1");
+        // Half of one penny rounds down to nothing: the custodian deals none of the order.
+        let penny = Decimal::new(1, 2);
+        book_buys(
+            dealing.ledger(),
+            "zero",
+            &[("m-0".to_owned(), FUNDS[0], penny)],
+        )
+        .await;
+        dealing
+            .faults(&Faults {
+                partial_fill: Decimal::new(5, 1),
+                ..Faults::default()
+            })
+            .await;
+        let status = dealing.deal(monday()).await.unwrap();
+        let outcome = status.trades[0].outcome.clone();
+        assert!(
+            matches!(
+                &outcome,
+                Some(Ok(external_trade::Outcome::Rejected { reason, released: 1 }))
+                    if reason.contains("zero fill")
+            ),
+            "{outcome:?}"
+        );
+        assert_eq!(reserved_total(dealing.ledger()).await, Decimal::ZERO);
+        assert_eq!(dealing.platform.cash("m-0", "available").await, penny);
+        let entries = entries_by_kind(dealing.ledger()).await;
+        assert_eq!(
+            entries.get("dealing.priced"),
+            None,
+            "nothing moved: {entries:?}"
+        );
+        assert_eq!(entries.get("dealing.released"), Some(&1));
+        let run = format!("external-trade/{}/{}/buy", monday(), FUNDS[0]);
+        dealing
+            .platform
+            .record_run::<ExternalTradeWorkflow>(&run, "zero-fill")
+            .await;
         worker.stop().await;
         dealing.finish().await;
     })

@@ -3,11 +3,13 @@
 //! - Trigger: started by `dealing-cycle` as a child, one per (dealing date, asset, side);
 //!   workflow id `external-trade/<date>/<asset>/<side>`.
 //! - Outcome: place the order (idempotent by order reference) → wait for "priced" (a signal
-//!   from the callback ingress, or, if the callback is lost, the status found by polling on a
-//!   timer) → record the confirmation, allocate units or cash to the member pots pro rata, residue
-//!   to the rounding pot → wait for "settled" the same way → settle members and cash.
-//! - Failure: a rejected order (at placing, or found rejected later by polling) is compensated:
-//!   its member trades fail and their reserved cash or units go back to available. A status poll
+//!   from the callback ingress wakes the run, or, if the callback is lost, a timer does; either
+//!   way the confirmation used is the one the custodian's API returns, never the signal's
+//!   content) → record the confirmation, allocate units or cash to the member pots pro rata,
+//!   residue to the rounding pot → wait for "settled" the same way → settle members and cash.
+//! - Failure: a rejected order (at placing, including a definite 4xx refusal, or found rejected
+//!   later by polling) and a zero fill (priced, but nothing dealt) are compensated: its member
+//!   trades fail and their reserved cash or units go back to available, in full. A status poll
 //!   that fails for good is kept in the status for operators and the wait goes on. Confirmations
 //!   that do not fit the order (`custodian.confirmation_mismatch`), or a price and a rejection
 //!   for the same order (`custodian.conflicting_answers`), fail the run loudly for an operator;
@@ -23,7 +25,9 @@ use acme_activities::dealing::{
 use acme_custodian::messages::{Confirmation, OrderState, OrderStatus};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
-use acme_sdk::{BusinessError, Process, Saga, Signal, Step, TaskQueues, Waiting, activity_options};
+use acme_sdk::{
+    BusinessError, IdReuse, Process, Saga, Signal, Step, TaskQueues, Waiting, activity_options,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -87,6 +91,15 @@ pub const DEFAULT_EXPECT_WITHIN: Duration = Duration::from_secs(2 * 24 * 3600);
 /// releases the member trades (before it, such a run waited on).
 const REJECTION_ENDS_WAIT: &str = "external-trade-rejection-ends-wait";
 
+/// The patch after which a `priced` or `settled` signal only wakes the run, which then asks the
+/// custodian (the source of truth) and uses only its answer; before it, a signal's content was
+/// taken as it came (any Temporal client could price or settle a trade).
+const SIGNALS_ONLY_WAKE: &str = "external-trade-signals-only-wake";
+
+/// The patch after which a zero fill releases every member in full (before it, the
+/// confirmation was refused as not fitting the order and the run failed with members reserved).
+const ZERO_FILL_RELEASES: &str = "external-trade-zero-fill-releases";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Input {
     /// The external trade, as `dealing.close_day` sealed it.
@@ -131,7 +144,8 @@ pub struct Status {
     pub polls: u32,
     pub confirmation: Option<Confirmation>,
     pub settled_on: Option<NaiveDate>,
-    /// Callbacks that did not fit this order, kept for an operator (never acted on).
+    /// Callbacks that did not fit this order, or claimed other than the custodian confirms,
+    /// kept for an operator (never acted on).
     pub ignored_callbacks: Vec<String>,
     /// The custodian rejected the order after accepting it (found by polling).
     pub rejected_after_acceptance: Option<String>,
@@ -152,6 +166,12 @@ struct Patience {
 #[derive(Default)]
 pub struct ExternalTradeWorkflow {
     status: Status,
+    /// Set from the patch [`SIGNALS_ONLY_WAKE`] at the start: a signal only wakes the run.
+    signals_only_wake: bool,
+    /// A signal arrived since the last poll of the custodian.
+    woken: bool,
+    /// Confirmations signals claimed, kept until compared with the custodian's own.
+    claimed: Vec<Confirmation>,
 }
 
 impl Process for ExternalTradeWorkflow {
@@ -159,6 +179,9 @@ impl Process for ExternalTradeWorkflow {
     const DESCRIPTION: &'static str =
         "One aggregated trade with the custodian: place, priced, allocate to pots, settled";
     const QUERIES: &'static [&'static str] = &[acme_sdk::process::STATUS_QUERY];
+
+    /// A failed trade may run again in a re-run of its cycle; a settled or released one never.
+    const ID_REUSE: IdReuse = IdReuse::AfterFailure;
 
     /// Date, asset and side: what the workflow id is made of (the order reference is derived
     /// from them too).
@@ -230,7 +253,11 @@ impl ExternalTradeWorkflow {
             poll_every: Duration::from_secs(input.poll_every_secs.max(1)),
             expect_within: Duration::from_secs(input.expect_within_secs),
         };
-        ctx.state_mut(|s| s.status.order_ref.clone_from(&trade.order_ref));
+        let signals_only_wake = ctx.patched(SIGNALS_ONLY_WAKE);
+        ctx.state_mut(|s| {
+            s.status.order_ref.clone_from(&trade.order_ref);
+            s.signals_only_wake = signals_only_wake;
+        });
 
         // If placing fails for good after the custodian may have taken the order, the order
         // stands and is handled by hand; a rejection is the custodian's "no", compensated here.
@@ -292,6 +319,18 @@ impl ExternalTradeWorkflow {
                 .into());
             }
         };
+        // A zero fill: the custodian dealt nothing, so nothing moved and every member gets back
+        // all they put in, as after a rejection. Runs from before the patch refused it.
+        if confirmation.units.is_zero()
+            && confirmation.settlement_amount.is_zero()
+            && ctx.patched(ZERO_FILL_RELEASES)
+        {
+            let reason = format!(
+                "zero fill: the custodian dealt none of order {}",
+                trade.order_ref
+            );
+            return Self::rejected(ctx, &queues, &trade, reason).await;
+        }
         ctx.state_mut(|s| s.status.stage = Stage::Allocating);
         ctx.execute_activity(
             DealingActivities::record_priced,
@@ -350,25 +389,33 @@ impl ExternalTradeWorkflow {
         Ok(Outcome::Rejected { reason, released })
     }
 
-    /// The custodian priced the order (from the callback ingress). Repeats are ignored.
+    /// The custodian priced the order (from the callback ingress). It only wakes the run, which
+    /// asks the custodian itself: anyone who can signal could claim any price or quantity, so
+    /// what the signal says is kept for comparison, never posted. Repeats are ignored.
     #[signal]
     pub fn priced(&mut self, _ctx: &mut SyncWorkflowContext<Self>, confirmation: Confirmation) {
         if confirmation.order_ref != self.status.order_ref {
             self.status
                 .ignored_callbacks
                 .push(format!("priced for {}", confirmation.order_ref));
+        } else if self.signals_only_wake {
+            self.woken = true;
+            self.claimed.push(confirmation);
         } else if self.status.confirmation.is_none() {
             self.status.confirmation = Some(confirmation);
         }
     }
 
-    /// The custodian settled the order (from the callback ingress). Repeats are ignored.
+    /// The custodian settled the order (from the callback ingress). It only wakes the run, which
+    /// asks the custodian whether the order is settled. Repeats are ignored.
     #[signal]
     pub fn settled(&mut self, _ctx: &mut SyncWorkflowContext<Self>, settled: SettledNotice) {
         if settled.order_ref != self.status.order_ref {
             self.status
                 .ignored_callbacks
                 .push(format!("settled for {}", settled.order_ref));
+        } else if self.signals_only_wake {
+            self.woken = true;
         } else if self.status.settled_on.is_none() {
             self.status.settled_on = Some(settled.settlement_date);
         }
@@ -379,9 +426,10 @@ impl ExternalTradeWorkflow {
         self.status.clone()
     }
 
-    /// Waits until `done` holds: woken by a signal, or, every `poll_every`, by asking the
-    /// custodian directly, so a lost callback only delays the trade. While waiting, the status
-    /// says for `what` and until when, so an overdue run shows up in `acme stuck`.
+    /// Waits until `done` holds: woken by a signal or, every `poll_every`, by the timer, it asks
+    /// the custodian directly and takes only its answer, so a lost callback only delays the
+    /// trade and a forged one changes nothing. While waiting, the status says for `what` and
+    /// until when, so an overdue run shows up in `acme stuck`.
     async fn wait_for(
         ctx: &mut WorkflowContext<Self>,
         queues: &TaskQueues,
@@ -401,33 +449,67 @@ impl ExternalTradeWorkflow {
                 deadline: since + patience.expect_within,
             });
         });
+        let only_wake = ctx.state(|s| s.signals_only_wake);
         while !ctx.state(|s| done(&s.status)) {
-            let signalled = ctx.wait_condition(move |s| done(&s.status));
+            // Runs from before the patch took a signal's content as the answer.
+            let signalled =
+                ctx.wait_condition(move |s| if only_wake { s.woken } else { done(&s.status) });
             let timer = ctx.timer(poll_every);
-            match select(Box::pin(signalled), Box::pin(timer)).await {
+            let ask = match select(Box::pin(signalled), Box::pin(timer)).await {
                 Either::Left((woken, timer)) => {
                     timer.cancel();
                     woken?;
+                    only_wake
                 }
-                Either::Right(_) => {
-                    let polled = ctx
-                        .execute_activity(
-                            CustodianActivities::order_status,
-                            trade.order_ref.clone(),
-                            activity_options::external(queues),
-                        )
-                        .await;
-                    // The order is live: a poll that fails for good (an unreadable or refused
-                    // answer) is kept for operators and the wait goes on, never abandoned.
-                    ctx.state_mut(|s| match polled {
+                Either::Right(_) => true,
+            };
+            if ask {
+                ctx.state_mut(|s| s.woken = false);
+                let polled = ctx
+                    .execute_activity(
+                        CustodianActivities::order_status,
+                        trade.order_ref.clone(),
+                        activity_options::external(queues),
+                    )
+                    .await;
+                // The order is live: a poll that fails for good (an unreadable or refused
+                // answer) is kept for operators and the wait goes on, never abandoned.
+                ctx.state_mut(|s| {
+                    match polled {
                         Ok(status) => s.status.absorb(status),
                         Err(error) => s.status.last_poll_error = Some(error.to_string()),
-                    });
-                }
+                    }
+                    s.compare_claims();
+                });
             }
         }
         ctx.state_mut(|s| s.status.waiting = None);
         Ok(())
+    }
+}
+
+impl ExternalTradeWorkflow {
+    /// Confirmations signals claimed, against the custodian's own once it has one: one that
+    /// differs is kept for an operator (never used); one that agrees is dropped.
+    fn compare_claims(&mut self) {
+        let Some(truth) = &self.status.confirmation else {
+            return;
+        };
+        for claim in self.claimed.drain(..) {
+            if claim != *truth {
+                self.status.ignored_callbacks.push(format!(
+                    "priced for {} claimed {} units at {} for {}; the custodian says {} at {} \
+                     for {}: not used",
+                    claim.order_ref,
+                    claim.units,
+                    claim.price,
+                    claim.settlement_amount,
+                    truth.units,
+                    truth.price,
+                    truth.settlement_amount
+                ));
+            }
+        }
     }
 }
 

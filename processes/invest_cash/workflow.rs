@@ -20,8 +20,8 @@ use acme_ledger::{NewEntry, NewPosting};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
 use acme_sdk::{
-    BusinessError, Cash, MemberId, MemberRequestIds, Process, Saga, Step, TaskQueues, WorkflowId,
-    activity_options,
+    BusinessError, Cash, IdReuse, MemberId, MemberRequestIds, Process, Saga, Step, TaskQueues,
+    WorkflowId, activity_options,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -115,6 +115,9 @@ impl Process for InvestCash {
     const NAME: &'static str = NAME;
     const DESCRIPTION: &'static str = "A member invests cash: it is received and reserved, and buy trades are created per the model portfolio";
     const QUERIES: &'static [&'static str] = &[acme_sdk::process::STATUS_QUERY];
+
+    /// A request id invests once, ever: a repeat attaches to the run that did it.
+    const ID_REUSE: IdReuse = IdReuse::Never;
 
     fn business_key(input: &Input) -> String {
         input.request_id.clone()

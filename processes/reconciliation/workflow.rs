@@ -21,7 +21,7 @@ use acme_activities::recon::statements::StatementKind;
 use acme_activities::reconciliation::{ImportStatement, ReconciliationActivities};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
-use acme_sdk::{BusinessError, Process, Step, TaskQueues, WorkflowId, activity_options};
+use acme_sdk::{BusinessError, IdReuse, Process, Step, TaskQueues, WorkflowId, activity_options};
 use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -86,6 +86,9 @@ pub struct Reconciliation;
 impl Process for Reconciliation {
     const NAME: &'static str = NAME;
     const DESCRIPTION: &'static str = "Reconciles a business date: units per fund, external trades and settlement cash against the custodian's statements, stored as received, with classified breaks and a daily report";
+
+    /// A later run of a date compares again and stores nothing new if nothing changed.
+    const ID_REUSE: IdReuse = IdReuse::Always;
 
     fn business_key(input: &Input) -> String {
         input.date.clone()

@@ -62,10 +62,11 @@ async fn selling_reserves_the_units_once_and_creates_a_pending_sell_trade() {
                 .await
                 .unwrap();
         assert_eq!(status, "pending");
-        // Sent again after it finished: a second run under the same id, which wrote nothing.
+        // Sent again after it finished: it attaches to the closed run (`IdReuse::Never`), so
+        // there is no second run.
         let query =
             "AcmeProcess = 'sell-units' AND AcmeBusinessKey = 's-1' AND AcmeMemberId = 'm-1'";
-        assert_eq!(platform.runs_found_by(query, 2).await, 2);
+        assert_eq!(platform.runs_found_by(query, 1).await, 1);
         platform
             .record_run::<SellUnits>(&sell_units::workflow_id("s-1"), "sold-twice")
             .await;

@@ -19,7 +19,8 @@ use acme_ledger::{NewEntry, NewPosting};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
 use acme_sdk::{
-    BusinessError, MemberRequestIds, Process, Saga, Step, TaskQueues, Units, activity_options,
+    BusinessError, IdReuse, MemberRequestIds, Process, Saga, Step, TaskQueues, Units,
+    activity_options,
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -90,6 +91,9 @@ impl Process for SellUnits {
     const DESCRIPTION: &'static str =
         "A member sells units of one fund: the units are reserved and a sell trade is created";
     const QUERIES: &'static [&'static str] = &["trade"];
+
+    /// A request id sells once, ever: a repeat attaches to the run that did it.
+    const ID_REUSE: IdReuse = IdReuse::Never;
 
     fn business_key(input: &Input) -> String {
         input.request_id.clone()

@@ -5,6 +5,7 @@
 //! - [`ids`]: request, member and batch ids, a run's workflow id, cash and units, parsed at
 //!   the edge;
 //! - [`allocation`]: the pro-rata allocation rule, exact and never rounding up;
+//! - [`cutoff`]: the dealing cut-off, 16:00 London time on the dealing date;
 //! - [`rebalance`]: the re-balancing rule: when a pot has drifted, what it sells on D and how
 //!   the proceeds are shared among its buys on D+1;
 //! - [`process`]: the `Process` description, starting a run, task queues (bulkheads) and step
@@ -28,6 +29,7 @@ pub mod allocation;
 pub mod asset;
 pub mod bulk;
 pub mod codec;
+pub mod cutoff;
 pub mod failure;
 #[cfg(feature = "testkit")]
 pub mod harness;
@@ -52,6 +54,6 @@ pub use ids::{
     business_date,
 };
 pub use money::{AmountError, Sign, checked_sum, parse_amount};
-pub use process::{Process, ProcessInfo, Signal, TaskQueues, Waiting, start, step_key};
+pub use process::{IdReuse, Process, ProcessInfo, Signal, TaskQueues, Waiting, start, step_key};
 pub use saga::Saga;
 pub use steps::{Runs, Step, Undo};

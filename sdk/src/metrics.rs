@@ -18,7 +18,7 @@
 //! | `acme_custodian_requests_total` | counter | `operation` (place_order, order_status, statement, closing_prices), `outcome` (ok, refused, error, unreachable) |
 //! | `acme_custodian_request_duration_seconds` | histogram | `operation` |
 //! | `acme_callbacks_received_total` | counter | `kind` (priced, settled) |
-//! | `acme_callbacks_refused_total` | counter | `reason` (unauthenticated, malformed, unknown_order, ledger_unavailable, unreadable, temporal_unavailable) |
+//! | `acme_callbacks_refused_total` | counter | `reason` (unauthenticated, malformed, unknown_order, ledger_unavailable, unreadable, temporal_unavailable, run_closed) |
 //! | `acme_trades` | gauge | `kind` (member, external), `status`: the trade book, see [`set_trade_book`] |
 //! | `acme_trade_oldest_age_seconds` | gauge | `kind`, `status` (open statuses only) |
 //! | `acme_trade_book_refresh_failures_total` | counter | none |
@@ -37,13 +37,14 @@ pub const CUSTODIAN_OUTCOMES: [&str; 4] = ["ok", "refused", "error", "unreachabl
 /// The custodian gateway's operations.
 pub const CUSTODIAN_OPERATIONS: [&str; 2] = ["place_order", "order_status"];
 /// Why the ingress refuses a callback.
-pub const CALLBACK_REFUSALS: [&str; 6] = [
+pub const CALLBACK_REFUSALS: [&str; 7] = [
     "unauthenticated",
     "malformed",
     "unknown_order",
     "ledger_unavailable",
     "unreadable",
     "temporal_unavailable",
+    "run_closed",
 ];
 /// The kinds of custodian callback.
 pub const CALLBACK_KINDS: [&str; 2] = ["priced", "settled"];

@@ -10,10 +10,14 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use temporalio_client::errors::WorkflowStartError;
-use temporalio_client::{Client, WorkflowHandle, WorkflowIdConflictPolicy, WorkflowStartOptions};
+use temporalio_client::{
+    Client, WorkflowHandle, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowStartOptions,
+};
 use temporalio_common::search_attributes::{SearchAttributeUpdate, SearchAttributes};
 use temporalio_common::{HasWorkflowDefinition, SignalDefinition, WorkflowDefinition};
-use temporalio_sdk::{ChildWorkflowOptions, ParentClosePolicy};
+use temporalio_sdk::{
+    ChildWorkflowOptions, ParentClosePolicy, WorkflowIdReusePolicy as ChildIdReusePolicy,
+};
 
 use crate::codec::PayloadKeys;
 use crate::search;
@@ -37,6 +41,10 @@ pub trait Process:
     /// `waiting` field ([`Waiting`]) is read by `acme stuck`.
     const QUERIES: &'static [&'static str] = &[];
 
+    /// What a start under the workflow id of a closed run does: declared by every process, so
+    /// nobody relies on the server's default (ADR 20).
+    const ID_REUSE: IdReuse;
+
     /// The business key the run is identified by (a request id, a date, ...).
     fn business_key(input: &Self::Input) -> String;
 
@@ -57,6 +65,40 @@ pub trait Process:
 
     /// Its steps in order, declared at the top of its file (see [`crate::steps`]).
     fn steps() -> Vec<Step>;
+}
+
+/// Whether a workflow id may run again once its run has closed (Temporal's id reuse policy). A
+/// start under the id of a *running* run always attaches to it ([`start`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdReuse {
+    /// Never: the business key names one piece of work, done once (a member's request). A start
+    /// under a closed run's id attaches to that run and its result; nothing runs again.
+    Never,
+    /// Only after the run failed, was cancelled or terminated (a dealing day that failed may be
+    /// run again once the cause is fixed); a completed run is never repeated.
+    AfterFailure,
+    /// Always: every start after the last run closed is a new run (each one's effects are keyed
+    /// by something else, such as the day it is for).
+    Always,
+}
+
+impl IdReuse {
+    fn for_client(self) -> WorkflowIdReusePolicy {
+        match self {
+            Self::Never => WorkflowIdReusePolicy::RejectDuplicate,
+            Self::AfterFailure => WorkflowIdReusePolicy::AllowDuplicateFailedOnly,
+            Self::Always => WorkflowIdReusePolicy::AllowDuplicate,
+        }
+    }
+
+    fn for_child(self) -> ChildIdReusePolicy {
+        match self {
+            Self::Never => ChildIdReusePolicy::RejectDuplicate,
+            Self::AfterFailure => ChildIdReusePolicy::AllowDuplicateFailedOnly,
+            Self::Always => ChildIdReusePolicy::AllowDuplicate,
+        }
+    }
 }
 
 /// The query `acme stuck` asks every running process that declares it.
@@ -115,6 +157,7 @@ pub struct ProcessInfo {
     pub description: &'static str,
     pub signals: Vec<Signal>,
     pub queries: &'static [&'static str],
+    pub id_reuse: IdReuse,
     /// The workflow struct's path, e.g. `acme_workflows::sell_units::SellUnits`.
     pub type_name: &'static str,
     pub input_schema: schemars::Schema,
@@ -170,6 +213,7 @@ impl ProcessInfo {
             description: P::DESCRIPTION,
             signals: P::signals(),
             queries: P::QUERIES,
+            id_reuse: P::ID_REUSE,
             type_name: std::any::type_name::<P>(),
             input_schema: schemars::schema_for!(P::Input),
             example: Example {
@@ -230,12 +274,14 @@ pub fn child_options<P: Process>(input: &<P as WorkflowDefinition>::Input) -> Ch
         .search_attributes(search_attributes::<P>(input))
         .static_summary(P::summary(input))
         .parent_close_policy(ParentClosePolicy::Abandon)
+        .id_reuse_policy(P::ID_REUSE.for_child())
         .build()
 }
 
 /// Starts a run of `P` on the workflow queue of `queues`, or attaches to the run already
-/// under the same workflow id. Every start goes through here, so every run carries its
-/// search attributes and summary.
+/// under the same workflow id: the running one, or, when `P::ID_REUSE` refuses a new run, the
+/// closed one (whose result is the answer). Every start goes through here, so every run
+/// carries its search attributes and summary.
 pub async fn start<P: Process>(
     client: &Client,
     queues: &TaskQueues,
@@ -244,8 +290,10 @@ pub async fn start<P: Process>(
     // The keys were read and checked when the client was made (`temporal::connect`).
     let keys = PayloadKeys::from_env().ok().flatten();
     let attributes = search_attributes::<P>(&input);
-    let options = WorkflowStartOptions::new(queues.workflows.clone(), P::workflow_id(&input))
-        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting);
+    let workflow_id = P::workflow_id(&input);
+    let options = WorkflowStartOptions::new(queues.workflows.clone(), workflow_id.clone())
+        .id_conflict_policy(WorkflowIdConflictPolicy::UseExisting)
+        .id_reuse_policy(P::ID_REUSE.for_client());
     let options = match &keys {
         // Search attributes and the summary are not payloads the codec seals (Temporal indexes
         // and shows them as they are): the member becomes a pseudonym and the summary, which
@@ -258,7 +306,13 @@ pub async fn start<P: Process>(
             .static_summary(P::summary(&input))
             .build(),
     };
-    client.start_workflow(P::default(), input, options).await
+    match client.start_workflow(P::default(), input, options).await {
+        // Only a closed run is refused (a running one is attached to by the conflict policy).
+        Err(WorkflowStartError::AlreadyStarted { .. }) => {
+            Ok(client.get_workflow_handle::<P>(workflow_id))
+        }
+        started => started,
+    }
 }
 
 /// `attributes` with the member's id replaced by its pseudonym under `keys`.

@@ -4,7 +4,9 @@
 //! - no valid signature (`x-custodian-signature`, HMAC-SHA256 of the body under the shared
 //!   secret) → 401, before anything else is read: only the custodian can price or settle;
 //! - malformed body → 400 with a code; unknown order reference → 404;
-//! - a repeat (the workflow ignores it) or a callback for a trade already finished → 200, no-op;
+//! - a callback for a known order is stored as received (`custodian_callback`) before the run
+//!   is signalled; a repeat (the workflow ignores it) → 202; a callback whose run has closed →
+//!   200 with the code `callback.run_closed`: kept for an operator, logged, not acted on;
 //! - Temporal unreachable → 503, so the custodian retries (and the workflow's polling covers
 //!   a callback that never arrives).
 //!
@@ -14,7 +16,7 @@
 use std::net::SocketAddr;
 
 use acme_activities::dealing::external_trade_workflow_id;
-use acme_activities::trade_book::{TradeBookError, external_trades};
+use acme_activities::trade_book::{TradeBookError, callbacks, external_trades};
 use acme_custodian::messages::{
     Callback, CallbackSecret, ErrorBody, SIGNATURE_HEADER, callback_signature_holds,
 };
@@ -141,6 +143,19 @@ async fn receive(
         Callback::Priced { .. } => "priced",
         Callback::Settled { .. } => "settled",
     };
+    // Stored before the run hears of it: whatever happens to the signal, the callback is kept.
+    // The signature above is why it may be trusted as the custodian's.
+    let stored = match callbacks::record(ingress.ledger.pool(), &order_ref, kind, &body).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            return refuse(
+                "ledger_unavailable",
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ledger.unavailable",
+                e.to_string(),
+            );
+        }
+    };
     let signalled = match callback {
         Callback::Priced { confirmation } => {
             handle
@@ -173,11 +188,18 @@ async fn receive(
             acme_sdk::metrics::callback(Ok(kind));
             StatusCode::ACCEPTED.into_response()
         }
-        // The trade's run has finished: this callback repeats one it already acted on.
-        Err(WorkflowInteractionError::NotFound(_)) => {
-            acme_sdk::metrics::callback(Ok(kind));
-            StatusCode::OK.into_response()
-        }
+        // The trade's run has closed (usually it found the same fact by polling first): nothing
+        // will act on this callback. It is kept (above) for an operator, logged and counted, and
+        // the custodian is told so; the delivery itself succeeded, so it is not asked to retry.
+        Err(WorkflowInteractionError::NotFound(_)) => refuse(
+            "run_closed",
+            StatusCode::OK,
+            "callback.run_closed",
+            format!(
+                "the run of order {order_ref} has closed: {kind} callback kept as \
+                 custodian_callback {stored} for an operator, not acted on"
+            ),
+        ),
         Err(e) => refuse(
             "temporal_unavailable",
             StatusCode::SERVICE_UNAVAILABLE,
@@ -187,7 +209,7 @@ async fn receive(
     }
 }
 
-/// Refuses a callback, counted in `acme_callbacks_refused_total{reason}`.
+/// Refuses a callback (does not act on it), counted in `acme_callbacks_refused_total{reason}`.
 fn refuse(reason: &str, status: StatusCode, code: &str, message: String) -> Response {
     acme_sdk::metrics::callback(Err(reason));
     tracing::warn!(%status, code, message, "custodian callback refused");

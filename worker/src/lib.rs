@@ -137,7 +137,10 @@ impl Workers {
         let mut ledger_activities = options(&queues.ledger, config.limits.ledger_activities);
         acme_activities::register_ledger_activities(&mut ledger_activities, ledger);
         let mut external_activities = options(&queues.external, config.limits.external_activities);
-        external_activities.register_activities(CustodianActivities::new(&config.custodian_url)?);
+        external_activities.register_activities(CustodianActivities::new(
+            &config.custodian_url,
+            ledger.clone(),
+        )?);
         // Every activity is timed and counted (`acme_activity_*`), around the caller's own
         // interceptor if there is one.
         let interceptor = ActivityInterceptor(Arc::new(metrics::ActivityMetrics::new(

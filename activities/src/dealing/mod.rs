@@ -172,17 +172,26 @@ impl DealingActivities {
         &self,
         external_trade_id: Uuid,
     ) -> Result<(ExternalTrade, ExternalTradeRecord), ActivityError> {
-        let record = external_trades::get(self.ledger.pool(), external_trade_id)
-            .await
-            .map_err(trade_book_failure)?
-            .ok_or_else(|| {
-                ActivityError::from(BusinessError::new(
-                    "external_trade.unknown",
-                    format!("no external trade {external_trade_id}"),
-                ))
-            })?;
-        Ok((ExternalTrade::sealed(&record)?, record))
+        stored_trade(&self.ledger, external_trade_id).await
     }
+}
+
+/// The sealed external trade as the trade book holds it, and its record;
+/// `external_trade.unknown` if there is none.
+pub async fn stored_trade(
+    ledger: &Ledger,
+    external_trade_id: Uuid,
+) -> Result<(ExternalTrade, ExternalTradeRecord), ActivityError> {
+    let record = external_trades::get(ledger.pool(), external_trade_id)
+        .await
+        .map_err(trade_book_failure)?
+        .ok_or_else(|| {
+            ActivityError::from(BusinessError::new(
+                "external_trade.unknown",
+                format!("no external trade {external_trade_id}"),
+            ))
+        })?;
+    Ok((ExternalTrade::sealed(&record)?, record))
 }
 
 /// The activities, one line each: the steps are in their own files.

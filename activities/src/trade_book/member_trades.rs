@@ -166,7 +166,10 @@ pub async fn count_existing(pool: &PgPool, trade_ids: &[Uuid]) -> Result<u64, Tr
 }
 
 /// Creates the trades of one side and records their creation, in one statement: `amounts` are
-/// cash for a buy and units for a sell (DESIGN.md §3).
+/// cash for a buy and units for a sell (DESIGN.md §3). A trade that exists with the same content
+/// is a repeat and left as it is; one that exists with other content (another member, asset or
+/// amount under the same key) is refused and nothing is created, as the ledger refuses a reused
+/// key ([`TradeBookError::KeyReused`]).
 async fn create(
     pool: &PgPool,
     actor: &Actor,
@@ -181,17 +184,30 @@ async fn create(
         .map(|asset| trade_id(origin, side, asset))
         .collect();
     let codes: Vec<&str> = assets.iter().map(|a| a.as_str()).collect();
-    sqlx::query(concat!(
-        "with created as (
+    let mut tx = pool.begin().await?;
+    // The final select reads the table as it was before this statement: only trades that
+    // existed already are compared with what was asked.
+    let reused: Vec<Uuid> = sqlx::query_scalar(concat!(
+        "with asked as (
+             select * from unnest($1::uuid[], $4::text[], $5::numeric[])
+                 as t (trade_id, asset_code, amount)),
+         created as (
              insert into member_trade
                  (trade_id, origin_workflow_id, member_id, asset_code, side, cash_amount, units)
              select trade_id, $2, $3, asset_code, $6,
                     case when $6 = 'buy' then amount end, case when $6 = 'sell' then amount end
-             from unnest($1::uuid[], $4::text[], $5::numeric[]) as t (trade_id, asset_code, amount)
+             from asked
              on conflict (trade_id) do nothing
-             returning trade_id) ",
+             returning trade_id),
+         recorded as (",
         record_transitions!(),
-        "select 'member', trade_id, null, 'pending', $7, $8, $9 from created"
+        "select 'member', trade_id, null, 'pending', $7, $8, $9 from created)
+         select existing.trade_id from member_trade existing join asked using (trade_id)
+         where (existing.origin_workflow_id, existing.member_id, existing.asset_code,
+                existing.side)
+               is distinct from ($2, $3, asked.asset_code, $6)
+            or case when $6 = 'buy' then existing.cash_amount else existing.units end
+               is distinct from asked.amount"
     ))
     .bind(&ids)
     .bind(origin)
@@ -202,8 +218,16 @@ async fn create(
     .bind(CREATE)
     .bind(&actor.workflow_id)
     .bind(&actor.who)
-    .execute(pool)
+    .fetch_all(&mut *tx)
     .await?;
+    if let Some(trade_id) = reused.first() {
+        tx.rollback().await?;
+        return Err(TradeBookError::KeyReused {
+            trade_id: *trade_id,
+            origin: origin.to_owned(),
+        });
+    }
+    tx.commit().await?;
     Ok(ids)
 }
 

@@ -1,9 +1,11 @@
 //! The trade book: the one owner of the `member`, `member_trade` and `external_trade` tables
-//! (migrations 0002, 0003) and of their status history, `trade_transition` (0007). Activities,
+//! (migrations 0002, 0003), of their status history, `trade_transition` (0007), and of the
+//! custodian's callbacks as received, `custodian_callback` (0014). Activities,
 //! the CLI and the callback ingress read and write those tables only through these functions,
 //! plain `async fn`s on a pool or a connection, so every status change is a named
 //! [`transition`] that is checked and recorded, and the SQL is in one place.
 //!
+//! - [`callbacks`]: custodian callbacks as received, stored before they are signalled;
 //! - [`status`]: [`Side`], [`MemberTradeStatus`], [`ExternalTradeStatus`];
 //! - [`transition`]: the named transitions and who makes them ([`Actor`]);
 //! - [`members`]: members (onboarding, lookups);
@@ -15,6 +17,7 @@
 //!
 //! The ledger's own tables (journal, balances, accounts) stay with `acme-ledger`.
 
+pub mod callbacks;
 pub mod external_trades;
 pub mod gauges;
 pub mod invariants;
@@ -55,6 +58,13 @@ pub enum TradeBookError {
     },
     #[error("no {kind} trade {trade_id}")]
     Unknown { kind: TradeKind, trade_id: Uuid },
+    /// A trade already exists under the key (`origin`, side, asset) with other content: the
+    /// request that made it was not this one, so nothing is created.
+    #[error(
+        "member trade {trade_id} of {origin} exists with other content: the same key with another \
+         member, asset or amount is refused"
+    )]
+    KeyReused { trade_id: Uuid, origin: String },
     /// A value in the tables that the trade book's types do not know: a bug or a migration
     /// this code has not caught up with; never guessed at.
     #[error("unreadable {what} {value:?} in the trade book")]
@@ -76,6 +86,7 @@ impl TradeBookError {
                 kind: TradeKind::Member,
                 ..
             } => Some("member_trade.unknown"),
+            Self::KeyReused { .. } => Some("member_trade.key_reused"),
             Self::Unreadable { .. } | Self::Database(_) => None,
         }
     }

@@ -1,16 +1,18 @@
 //! Named transitions: each moves a trade from where it says, a repeat changes nothing, and a
 //! trade anywhere else is refused with a typed error and left as it was.
 
+use acme_activities::members::FUNDS;
 use acme_activities::trade_book::external_trades::{self, Confirmed};
 use acme_activities::trade_book::member_trades::Amount;
 use acme_activities::trade_book::{
     ExternalTradeStatus, ExternalTransition, MemberTradeStatus, MemberTransition, Moved,
     TradeBookError, TradeKind, member_trades,
 };
+use acme_sdk::AssetCode;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::support::{actor, books, closed_day, monday, move_chunk};
+use crate::support::{actor, books, closed_day, fund, monday, move_chunk};
 
 async fn member_status(pool: &sqlx::PgPool, trade_id: Uuid) -> MemberTradeStatus {
     sqlx::query_scalar("select status from member_trade where trade_id = $1")
@@ -155,4 +157,63 @@ async fn member_trades_move_in_keyset_chunks_and_a_stray_one_refuses_the_move() 
         MemberTradeStatus::Priced
     );
     db.drop_database().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_trade_key_reused_with_other_content_is_refused_and_creates_nothing() {
+    let db = books(2).await;
+    let pool = db.ledger.pool();
+    let (first, second) = (fund(), AssetCode::parse(FUNDS[1].0).unwrap());
+    let origin = "invest/r-1";
+    let create = |member: &'static str, amounts: [Decimal; 2]| {
+        let (first, second) = (first.clone(), second.clone());
+        async move {
+            member_trades::create_buys(
+                pool,
+                &actor(origin),
+                origin,
+                member,
+                &[&first, &second],
+                &amounts,
+            )
+            .await
+        }
+    };
+    let ids = create("m-0", [Decimal::TEN, Decimal::ONE]).await.unwrap();
+    // The same request again is a repeat: the same ids, nothing new.
+    assert_eq!(
+        create("m-0", [Decimal::TEN, Decimal::ONE]).await.unwrap(),
+        ids
+    );
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("select count(*) from member_trade")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(count().await, 2);
+    for (member, amounts) in [
+        ("m-0", [Decimal::TEN, Decimal::TWO]),
+        ("m-1", [Decimal::TEN, Decimal::ONE]),
+    ] {
+        let refused = create(member, amounts).await.unwrap_err();
+        assert!(
+            matches!(refused, TradeBookError::KeyReused { .. }),
+            "{refused}"
+        );
+        assert_eq!(refused.code(), Some("member_trade.key_reused"));
+    }
+    // A new trade asked for beside a reused key is not created either: all or none.
+    let reused = member_trades::create_buys(
+        pool,
+        &actor(origin),
+        origin,
+        "m-0",
+        &[&first, &AssetCode::parse(FUNDS[2].0).unwrap()],
+        &[Decimal::ONE, Decimal::ONE],
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(reused, TradeBookError::KeyReused { .. }));
+    assert_eq!(count().await, 2);
 }

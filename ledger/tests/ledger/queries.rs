@@ -8,7 +8,7 @@ use sqlx::Connection as _;
 use crate::support::{Books, dec, deposit, entry, leg};
 
 #[tokio::test]
-async fn balance_as_of_a_past_moment_comes_from_the_journal() {
+async fn the_balance_recorded_by_a_past_moment_comes_from_the_journal() {
     let books = Books::open(1).await;
     let cash = books.members[0].cash;
     let before_anything = Utc::now();
@@ -26,7 +26,7 @@ async fn balance_as_of_a_past_moment_comes_from_the_journal() {
     assert_eq!(
         books
             .ledger()
-            .balance_as_of(cash, before_anything)
+            .balance_recorded_by(cash, before_anything)
             .await
             .unwrap(),
         dec("0")
@@ -34,7 +34,7 @@ async fn balance_as_of_a_past_moment_comes_from_the_journal() {
     assert_eq!(
         books
             .ledger()
-            .balance_as_of(cash, after_first)
+            .balance_recorded_by(cash, after_first)
             .await
             .unwrap(),
         dec("10.00")
@@ -42,12 +42,47 @@ async fn balance_as_of_a_past_moment_comes_from_the_journal() {
     assert_eq!(
         books
             .ledger()
-            .balance_as_of(cash, Utc::now())
+            .balance_recorded_by(cash, Utc::now())
             .await
             .unwrap(),
         dec("15.00")
     );
     assert_eq!(books.ledger().balance(cash).await.unwrap(), dec("15.00"));
+    books.finish().await;
+}
+
+#[tokio::test]
+async fn balances_on_a_date_count_entries_by_effective_date_not_by_when_recorded() {
+    let books = Books::open(1).await;
+    let ledger = books.ledger();
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    // Recorded first but effective later, then a correction recorded later but effective earlier.
+    let mut later = deposit("e/1", &books, 0, "10.00");
+    later.effective_date = day(24);
+    let mut backdated = deposit("e/2", &books, 0, "5.00");
+    backdated.effective_date = day(20);
+    ledger.post(&later).await.unwrap();
+    ledger.post(&backdated).await.unwrap();
+    let pot: acme_ledger::PotId =
+        sqlx::query_scalar("select pot_id from account where account_id = $1")
+            .bind(books.members[0].cash)
+            .fetch_one(ledger.pool())
+            .await
+            .unwrap();
+    let cash_on = |date| async move {
+        ledger
+            .pot_balances_on(pot, date)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|b| b.asset_code == "GBP")
+            .unwrap()
+            .amount
+    };
+    assert_eq!(cash_on(day(19)).await, dec("0"));
+    assert_eq!(cash_on(day(20)).await, dec("5.00"));
+    assert_eq!(cash_on(day(23)).await, dec("5.00"));
+    assert_eq!(cash_on(day(24)).await, dec("15.00"));
     books.finish().await;
 }
 

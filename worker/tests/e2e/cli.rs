@@ -597,6 +597,24 @@ async fn set_up_seeding_selling_and_the_ledger_tour_run_against_a_real_stack() {
         let sold = acme.ok(&sell("s-some", "1.5")).await;
         assert!(sold.contains("sell/s-some"), "{sold}");
         let entries = platform.count("journal_entry").await;
+        // The command retried with its request id attaches to the closed run: no second run.
+        let describe = ["describe", "sell/s-some", "--output", "json"];
+        let first_run = acme.json(&describe).await["run_id"].clone();
+        let again = acme.ok(&sell("s-some", "1.5")).await;
+        assert!(again.contains("sell/s-some"), "{again}");
+        assert_eq!(acme.json(&describe).await["run_id"], first_run);
+        assert_eq!(platform.count("journal_entry").await, entries);
+        // There is no request id by default: a retry without one could sell twice.
+        let no_id = acme
+            .refused(&[
+                "sell", "--member", "s-1", "--asset", FUNDS[0], "--units", "1",
+            ])
+            .await;
+        assert!(no_id.contains("--request-id"), "{no_id}");
+        let no_id = acme
+            .refused(&["invest", "--member", "s-1", "--amount", "1.00"])
+            .await;
+        assert!(no_id.contains("--request-id"), "{no_id}");
         let refused = acme.refused(&sell("s-none", "100")).await;
         assert!(
             refused.contains("sell/s-none failed [ledger.overdraft]"),
@@ -608,6 +626,22 @@ async fn set_up_seeding_selling_and_the_ledger_tour_run_against_a_real_stack() {
             .await;
         assert!(member.to_string().contains("1.5"), "{member:#}");
 
+        // The tour writes demo entries: a database not marked as a dev one is refused.
+        let db = &platform.db;
+        let mark = |sql: String| async move {
+            let mut owner = db.owner_connection().await.unwrap();
+            sqlx::query(&sql).execute(&mut owner).await.unwrap();
+        };
+        let name = platform.db.name.clone();
+        mark(format!("comment on database {name} is null")).await;
+        let entries = platform.count("journal_entry").await;
+        let refused = acme.refused(&["ledger", "tour", "--members", "10"]).await;
+        assert!(refused.contains("not marked as a dev one"), "{refused}");
+        assert_eq!(platform.count("journal_entry").await, entries);
+        mark(format!(
+            "comment on database {name} is 'acme.environment=dev'"
+        ))
+        .await;
         let tour = acme.ok(&["ledger", "tour", "--members", "10"]).await;
         assert!(tour.contains("journal chain: sound"), "{tour}");
         let invariants = acme

@@ -21,7 +21,7 @@ use acme_sdk::testkit::eventually;
 use acme_worker::ingress;
 use acme_workflows::dealing_cycle::{self, DealingCycle, Status};
 use acme_workflows::sell_units::{self, SellUnits};
-use chrono::NaiveDate;
+use chrono::{Datelike, Days, NaiveDate, Weekday};
 use rust_decimal::Decimal;
 use temporalio_client::errors::WorkflowGetResultError;
 use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowHandle};
@@ -474,8 +474,14 @@ pub async fn reserved_total(ledger: &Ledger) -> Decimal {
     .unwrap()
 }
 
+/// The first Monday after today: its cut-off (16:00 London) is still ahead, so the trades a
+/// test creates now are dealt on it (a cycle never deals what came in after its date's cut-off).
 pub fn monday() -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+    let mut day = acme_sdk::cutoff::london_date(chrono::Utc::now()) + Days::new(1);
+    while day.weekday() != Weekday::Mon {
+        day = day + Days::new(1);
+    }
+    day
 }
 
 /// Fifty members each buy all three funds.
