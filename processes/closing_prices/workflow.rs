@@ -18,7 +18,7 @@ use acme_activities::custodian::{CustodianActivities, PricesRequest};
 use acme_activities::prices::{Quote, Recorded};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
-use acme_sdk::{BusinessError, Process, Step, TaskQueues, WorkflowId, activity_options};
+use acme_sdk::{BusinessError, IdReuse, Process, Step, TaskQueues, WorkflowId, activity_options};
 use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -67,6 +67,10 @@ pub struct ClosingPrices;
 impl Process for ClosingPrices {
     const NAME: &'static str = NAME;
     const DESCRIPTION: &'static str = "Records a business day's closing price of every fund, as the custodian published it, append-only with its source";
+
+    /// Recording a day's prices again changes nothing (a different price is refused), so a
+    /// day may always be recorded again.
+    const ID_REUSE: IdReuse = IdReuse::Always;
 
     fn business_key(input: &Input) -> String {
         input.date.clone()

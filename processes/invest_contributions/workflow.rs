@@ -31,7 +31,8 @@ use acme_activities::recon::statements::StatementKind;
 use acme_activities::reconciliation::{ImportStatement, ReconciliationActivities};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::{
-    BusinessError, Process, Signal, Step, TaskQueues, Waiting, WorkflowId, activity_options,
+    BusinessError, IdReuse, Process, Signal, Step, TaskQueues, Waiting, WorkflowId,
+    activity_options,
 };
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -128,6 +129,10 @@ impl Process for InvestContributions {
     const NAME: &'static str = NAME;
     const DESCRIPTION: &'static str = "Invests an imported contribution schedule once the employer's payment shows on the bank statement: pots credited and buy trades created in bulk";
     const QUERIES: &'static [&'static str] = &[acme_sdk::process::STATUS_QUERY];
+
+    /// A schedule is invested once; a run that failed (its payment never arrived) may be run
+    /// again once the cause is fixed, and invests only the rows not invested yet.
+    const ID_REUSE: IdReuse = IdReuse::AfterFailure;
 
     fn signals() -> Vec<Signal> {
         vec![Signal::of(Self::payment_advised)]

@@ -11,7 +11,7 @@
 //! - Owner: the platform team.
 
 use acme_sdk::process::child_options;
-use acme_sdk::{BusinessError, Process, Step, TaskQueues};
+use acme_sdk::{BusinessError, IdReuse, Process, Step, TaskQueues};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -67,6 +67,9 @@ pub struct ReconciliationDaily;
 impl Process for ReconciliationDaily {
     const NAME: &'static str = NAME;
     const DESCRIPTION: &'static str = "The scheduled daily reconciliation: starts the day's reconciliation after dealing (weekdays, see `acme recon schedule`)";
+
+    /// Each firing only starts, or attaches to, the day's reconciliation/<date>.
+    const ID_REUSE: IdReuse = IdReuse::Always;
 
     fn business_key(_input: &Input) -> String {
         SCHEDULE_ID.to_owned()

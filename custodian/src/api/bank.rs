@@ -140,7 +140,20 @@ async fn statement(
             })
         })
         .collect();
-    entries.extend(bank.shared.store.cash_entries(as_of).await?);
+    // The settlements as they happened: the custodian's reporting faults bend only its own
+    // statements, never the bank's.
+    entries.extend(
+        bank.shared
+            .store
+            .transactions(as_of, None)
+            .await?
+            .into_iter()
+            .map(|movement| CashEntry {
+                order_ref: movement.order_ref.unwrap_or_default(),
+                booking_date: movement.settlement_date,
+                amount: movement.amount,
+            }),
+    );
     entries.sort_by(|a, b| (a.booking_date, &a.order_ref).cmp(&(b.booking_date, &b.order_ref)));
     let closing_balance = entries
         .iter()
