@@ -89,7 +89,8 @@ pub async fn seal(conn: &mut PgConnection) -> Result<Sealed, LedgerError> {
     if let Some(overdraft) = first_overdraft(conn, true).await? {
         return Err(overdraft);
     }
-    // Content digests depend on nothing shared, so they are computed before any lock is taken.
+    // Content digests depend on nothing shared: computed before any balance row or the chain
+    // head is locked, so no other writer waits for them.
     sqlx::query(&format!(
         "with {STAGED_DIGESTS} update staged_entry e set digest = d.digest
          from staged_digest d where d.seq = e.seq"
@@ -160,7 +161,7 @@ const STAGED_DIGESTS: &str = r#"
 async fn write(conn: &mut PgConnection) -> Result<Sealed, sqlx::Error> {
     // The UPDATEs take the balance rows' locks; the database's own guard refuses an overdraft.
     // Accounts only one staged entry moves (members' own) go first; accounts many entries move
-    // (the house's, which other writers share) go last, in account order, so that their locks
+    // (the house's, which other writers share) go last, so that their locks
     // are held only for the chaining that follows.
     for shared in [false, true] {
         sqlx::query(
