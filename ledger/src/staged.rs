@@ -89,8 +89,8 @@ pub async fn seal(conn: &mut PgConnection) -> Result<Sealed, LedgerError> {
     if let Some(overdraft) = first_overdraft(conn, true).await? {
         return Err(overdraft);
     }
-    // Content digests depend on nothing shared: computed before any balance row or the chain
-    // head is locked, so no other writer waits for them.
+    // Content digests depend on nothing shared: computed before the balances move and the
+    // chain head is locked, so no other writer waits for them.
     sqlx::query(&format!(
         "with {STAGED_DIGESTS} update staged_entry e set digest = d.digest
          from staged_digest d where d.seq = e.seq"
