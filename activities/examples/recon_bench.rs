@@ -9,15 +9,18 @@
 //!
 //! It creates a fresh database (dropped at the end), then:
 //! - seeds MEMBERS (default 100,000) members in chunks of CHUNK (default 20,000);
-//! - gives each member 1.5 units of one fund from the custodian's mirror, one journal entry per
-//!   member, set-based through the staged path (`acme_ledger::staged`), chunk by chunk;
+//! - gives each member 1.5 units of one fund from the custodian's mirror and a contribution of
+//!   £100.00 + n pence from the bank mirror, one journal entry per member (a
+//!   `contribution.received` under one of a thousand employers' payment references),
+//!   set-based through the staged path (`acme_ledger::staged`), chunk by chunk;
 //! - imports the custodian's statements of the day (holdings equal to what the members hold,
-//!   no transactions, no cash), as received;
-//! - reconciles the day (positions, transactions, cash, breaks, report), then again (nothing new
-//!   to store: the time to find that out);
-//! - baseline: the positions comparison alone as one hand-written statement (the same
-//!   aggregate over balances, accounts, pots and assets, fully joined with the statement lines),
-//!   and a bare scan summing every balance.
+//!   no transactions, no cash) and the bank's (one line per payment reference, its members'
+//!   total), as received;
+//! - reconciles the day (positions, transactions, the custodian's cash, the bank's cash, breaks,
+//!   report), then again (nothing new to store: the time to find that out);
+//! - baseline: the positions and bank cash comparisons as hand-written statements (the same
+//!   aggregates over balances and over the bank mirror's postings, fully joined with the
+//!   statement lines), and a bare scan summing every balance.
 
 // Rates and ratios of timings are measurements, not money: floats are right here.
 #![allow(clippy::float_arithmetic)]
@@ -25,11 +28,11 @@
 use std::time::Instant;
 
 use acme_activities::dealing::CUSTODIAN_POT;
-use acme_activities::members::ensure_reference_data;
+use acme_activities::members::{BANK_POT, ensure_reference_data};
 use acme_activities::recon::report::{Reconcile, reconcile};
 use acme_activities::recon::statements::{self, StatementKind};
 use acme_activities::seeding::{Seed, seed_members};
-use acme_custodian::messages::{CashStatement, Holding, HoldingsStatement};
+use acme_custodian::messages::{CashEntry, CashStatement, Holding, HoldingsStatement};
 use acme_custodian::statements::TransactionStatement;
 use acme_ledger::testkit::TestDatabase;
 use acme_ledger::{OwnerKind, staged};
@@ -39,6 +42,14 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 const FUND: &str = "GB00ACMEGLB1";
+/// Employers paying for the members: member n's contribution is under payment reference
+/// `n % EMPLOYERS`.
+const EMPLOYERS: usize = 1_000;
+
+/// The payment reference of employer `employer` (the shape schedules use).
+fn payment_reference(employer: usize) -> String {
+    format!("CS{employer:016X}")
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -78,39 +89,66 @@ async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()
 
     let started = Instant::now();
     let fund = AssetCode::parse(FUND)?;
+    let cash_asset = AssetCode::parse("GBP")?;
     let custodian_pot = ledger.open_pot(OwnerKind::External, CUSTODIAN_POT).await?;
     let custodian = ledger
         .open_account(custodian_pot, &fund, "available", true)
         .await?;
+    let bank_pot = ledger.open_pot(OwnerKind::External, BANK_POT).await?;
+    let bank = ledger
+        .open_account(bank_pot, &cash_asset, "available", true)
+        .await?;
     let units = Decimal::new(15, 1);
     let ids: Vec<String> = (1..=members).map(|n| seed.member_id(n)).collect();
-    for part in ids.chunks(chunk) {
+    for (part_no, part) in ids.chunks(chunk).enumerate() {
+        let first = i64::try_from(part_no * chunk)? + 1;
         let accounts = ledger
-            .open_pots_in_bulk(OwnerKind::Member, part, &[(fund.clone(), "available")])
+            .open_pots_in_bulk(
+                OwnerKind::Member,
+                part,
+                &[
+                    (fund.clone(), "available"),
+                    (cash_asset.clone(), "available"),
+                ],
+            )
             .await?;
-        let account_ids: Vec<i64> = accounts.iter().map(|a| a[0].0).collect();
+        let unit_accounts: Vec<i64> = accounts.iter().map(|a| a[0].0).collect();
+        let cash_accounts: Vec<i64> = accounts.iter().map(|a| a[1].0).collect();
         let mut tx = ledger.pool().begin().await?;
         staged::prepare(&mut tx).await?;
         sqlx::query(
             "insert into staged_entry (seq, idempotency_key, kind, process, workflow_id,
-                                       effective_date)
-             select n, 'bench/fund/' || member || '/hold', 'bench.hold', 'bench', 'bench/fund',
-                    $2
-             from unnest($1::text[]) with ordinality as m(member, n)",
+                                       effective_date, metadata)
+             select k, 'bench/fund/' || member || '/hold', 'contribution.received', 'bench',
+                    'bench/fund', $2,
+                    jsonb_build_object('line', ($3 + k - 1)::text, 'payment_ref',
+                                       'CS' || lpad(upper(to_hex(($3 + k - 1) % $4)), 16, '0'))
+             from unnest($1::text[]) with ordinality as m(member, k)",
         )
         .bind(part)
         .bind(date)
+        .bind(first)
+        .bind(i64::try_from(EMPLOYERS)?)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             "insert into staged_posting (seq, leg, account_id, amount)
-             select n, 0, $2, -$3::numeric from unnest($1::bigint[]) with ordinality as a(id, n)
+             select k, 0, $3, -$4::numeric from unnest($1::bigint[]) with ordinality as a(id, k)
              union all
-             select n, 1, id, $3::numeric from unnest($1::bigint[]) with ordinality as a(id, n)",
+             select k, 1, id, $4::numeric from unnest($1::bigint[]) with ordinality as a(id, k)
+             union all
+             select k, 2, $5, -(100 + ($6 + k - 1) % 100 / 100.0)::numeric(12, 2)
+             from unnest($2::bigint[]) with ordinality as a(id, k)
+             union all
+             select k, 3, id, (100 + ($6 + k - 1) % 100 / 100.0)::numeric(12, 2)
+             from unnest($2::bigint[]) with ordinality as a(id, k)",
         )
-        .bind(&account_ids)
+        .bind(&unit_accounts)
+        .bind(&cash_accounts)
         .bind(custodian.0)
         .bind(units)
+        .bind(bank.0)
+        .bind(first)
         .execute(&mut *tx)
         .await?;
         staged::seal(&mut tx).await?;
@@ -119,7 +157,7 @@ async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()
     ledger.refresh_planner_statistics().await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
-        "fund: {members} entries (two postings each) through the staged path in {seconds:.1}s = {:.0} entries/s",
+        "fund: {members} entries (four postings each) through the staged path in {seconds:.1}s = {:.0} entries/s",
         members as f64 / seconds
     );
 
@@ -138,6 +176,27 @@ async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()
         entries: Vec::new(),
         closing_balance: Decimal::ZERO,
     })?;
+    // What the bank shows: each employer's payment, its members' contributions summed.
+    let mut paid = vec![Decimal::ZERO; EMPLOYERS];
+    for n in 1..=usize::try_from(members)? {
+        paid[n % EMPLOYERS] += Decimal::new(10_000 + i64::try_from(n % 100)?, 2);
+    }
+    let bank_entries: Vec<CashEntry> = paid
+        .iter()
+        .enumerate()
+        .filter(|(_, amount)| !amount.is_zero())
+        .map(|(employer, amount)| CashEntry {
+            order_ref: payment_reference(employer),
+            booking_date: date,
+            amount: *amount,
+        })
+        .collect();
+    let bank_statement = serde_json::to_string(&CashStatement {
+        as_of: date,
+        currency: "GBP".to_owned(),
+        closing_balance: paid.iter().sum(),
+        entries: bank_entries,
+    })?;
     let movements = serde_json::to_string(&TransactionStatement {
         as_of: date,
         transactions: Vec::new(),
@@ -150,6 +209,7 @@ async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()
         transactions: Some(
             statements::import(pool, StatementKind::Transactions, date, &movements).await?,
         ),
+        bank: Some(statements::import(pool, StatementKind::BankCash, date, &bank_statement).await?),
     };
 
     let started = Instant::now();
@@ -184,10 +244,31 @@ async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()
     .bind(request.holdings.statement_id)
     .fetch_all(pool)
     .await?;
-    let baseline = started.elapsed().as_secs_f64();
     anyhow::ensure!(
         rows.iter().all(|(_, ours, theirs)| ours == theirs),
         "baseline disagrees: {rows:?}"
+    );
+    let bank_rows: Vec<(Option<String>, Option<Decimal>, Option<Decimal>)> = sqlx::query_as(
+        "with ours as (
+             select e.metadata ->> 'payment_ref' as subject, -sum(po.amount) as amount
+             from posting po join journal_entry e using (entry_id)
+             where po.account_id = $2 and e.kind = 'contribution.received'
+             group by 1),
+         theirs as (
+             select subject, sum(quantity) as amount
+             from recon_statement_line where statement_id = $1 group by subject)
+         select subject, o.amount, t.amount from ours o full join theirs t using (subject)",
+    )
+    .bind(request.bank.as_ref().map(|s| s.statement_id))
+    .bind(bank.0)
+    .fetch_all(pool)
+    .await?;
+    let baseline = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        bank_rows.len() == EMPLOYERS.min(usize::try_from(members)?)
+            && bank_rows.iter().all(|(_, ours, theirs)| ours == theirs),
+        "bank baseline disagrees: {} rows",
+        bank_rows.len()
     );
     let started = Instant::now();
     let (balances, _): (i64, Option<Decimal>) =
@@ -196,7 +277,7 @@ async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()
             .await?;
     let scan = started.elapsed().as_secs_f64();
     println!(
-        "baseline: the positions comparison by hand in {baseline:.2}s ({:.0}% of reconcile); \
+        "baseline: the positions and bank cash comparisons by hand in {baseline:.2}s ({:.0}% of reconcile); \
          a bare scan of {balances} balances in {scan:.2}s",
         100.0 * baseline / reconciled
     );

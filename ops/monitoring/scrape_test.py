@@ -7,7 +7,8 @@ and assertions on what Prometheus's HTTP API answers:
   acme_callbacks_refused_total{reason="unauthenticated"} is exactly 3;
 - the Temporal SDK's own metrics come through the same endpoint: the external bulkhead's
   temporal_worker_task_slots_available equals the slots the worker was given;
-- the trade book gauges are there for every kind and status (12 series);
+- the trade book gauges are there for every kind and status (12 series), and the
+  reconciliation gauges for every break class (6 series);
 - every expression of the dashboards and every alert rule evaluates without error, and
   Prometheus loaded every rule group;
 - the worker runs with ACME_LOG_FORMAT=json: every line of its log is a JSON object, and the
@@ -241,6 +242,11 @@ def main():
         if not trades or float(trades[0]["value"][1]) != 12:
             fail(f"acme_trades series: {trades}, expected 12 (2 kinds x 6 statuses)")
         print("scrape test: acme_trades has every kind and status")
+
+        breaks = query(prometheus, "count(acme_reconciliation_breaks_overdue)")
+        if not breaks or float(breaks[0]["value"][1]) != 6:
+            fail(f"acme_reconciliation_breaks_overdue series: {breaks}, expected 6 (one per class)")
+        print("scrape test: acme_reconciliation_breaks_overdue has every break class")
 
         for where, expr in expressions():
             try:

@@ -1,16 +1,22 @@
 //! `invest-contributions` end to end, against a real Temporal server, a fresh database and the
 //! custodian simulator with its bank side: an imported schedule waits for its payment; a short
-//! payment on the bank's statement holds it (nothing posted, no trade); once the bank statements show the exact total, every accepted row
-//! is invested in chunks (pots credited, buy trades split by the model portfolio) and the next
-//! dealing cycle deals them to settlement, with our units equal to the custodian's.
+//! payment on the bank's statement holds it (nothing posted, no trade, and reconciliation finds
+//! the money on the bank's statement missing from our books); once the bank statements show the
+//! exact total, every accepted row is invested in chunks (pots credited, buy trades split by the
+//! model portfolio) and the next dealing cycle deals them to settlement, with our units equal to
+//! the custodian's and the bank account reconciling with the bank's statement.
 
 use std::io::Cursor;
 use std::time::Duration;
 
 use acme_activities::contributions::import::{self, Imported, LIMITS, Upload};
+use acme_activities::recon::breaks;
+use acme_activities::recon::compare::BreakClass;
+use acme_activities::recon::report::Outcome;
 use acme_sdk::EmployerId;
 use acme_sdk::testkit::eventually;
 use acme_workflows::invest_contributions::{self, Input, InvestContributions};
+use acme_workflows::reconciliation::{self, Reconciliation};
 use chrono::{Days, NaiveDate};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
@@ -69,6 +75,17 @@ async fn pay(dealing: &Dealing, payment_id: &str, reference: &str, on: NaiveDate
         "{:?}",
         response.text().await
     );
+}
+
+/// Reconciles `date` (the books against the custodian's and the bank's statements).
+async fn reconcile(dealing: &Dealing, date: NaiveDate) -> Outcome {
+    dealing
+        .platform
+        .run::<Reconciliation>(reconciliation::Input {
+            date: date.to_string(),
+        })
+        .await
+        .unwrap()
 }
 
 async fn schedule_status(pool: &PgPool, schedule_id: Uuid) -> String {
@@ -148,6 +165,24 @@ async fn a_schedule_is_held_while_short_then_invested_and_dealt_in_the_next_cycl
         .await
         .unwrap();
         assert_eq!(stored, ("bank".to_owned(), short));
+        // Reconciled that day: the money is at the bank and nowhere in our books, and the
+        // schedule is held, so it is missing ours (not timing) until an operator acts.
+        let held_day = reconcile(&dealing, booked_days_ago(0)).await;
+        assert_eq!(held_day.breaks, 1, "{held_day:?}");
+        let found = breaks::of_date(&pool, booked_days_ago(0)).await.unwrap();
+        let found: Vec<_> = found
+            .iter()
+            .map(|b| (b.scope.as_str(), b.subject.as_str(), b.class.as_str(), b.theirs))
+            .collect();
+        assert_eq!(
+            found,
+            [(
+                "bank_cash",
+                reference,
+                BreakClass::MissingOurs.as_str(),
+                Some(short)
+            )]
+        );
 
         // The rest arrives a day later: the bank's statement now shows the total.
         pay(&dealing, "p-2", reference, booked_days_ago(0), Decimal::TEN).await;
@@ -212,6 +247,27 @@ async fn a_schedule_is_held_while_short_then_invested_and_dealt_in_the_next_cycl
             dealing.holdings().await
         );
         assert_eq!(reserved_total(dealing.ledger()).await, Decimal::ZERO);
+        // The day of settlement reconciles cleanly, the bank account too: the schedule's two
+        // payments against its fifty entries, and the three settlements.
+        let settled_day = monday().checked_add_days(Days::new(2)).unwrap();
+        let clean = reconcile(&dealing, settled_day).await;
+        assert_eq!(clean.breaks, 0, "{clean:?}");
+        let bank: serde_json::Value = sqlx::query_scalar(
+            "select report -> 'bank_cash' from recon_report where report_id = $1",
+        )
+        .bind(clean.report_id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(bank["matched"], 1 + 3, "{bank:#}");
+        let payment = bank["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|line| line["subject"] == reference)
+            .unwrap();
+        // Our bank mirror is the outside world's side: money in is negative there.
+        assert_eq!(payment["theirs"], due.to_string());
         worker.stop().await;
         dealing.finish().await;
     })

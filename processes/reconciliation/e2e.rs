@@ -54,8 +54,9 @@ async fn reconciliation_of_a_clean_day_finds_nothing_and_twice_stores_nothing_ne
         let pool = dealing.ledger().pool();
         let first = recon(&dealing, wednesday()).await;
         assert_eq!(first.breaks, 0, "{first:?}");
-        // Three funds, three external trades and their three settlements (bought, no sells).
-        assert_eq!(first.matched, 3 + 3 + 3, "{first:?}");
+        // Three funds, three external trades and their three settlements (bought, no sells) on
+        // the custodian's cash statement and again on the bank's.
+        assert_eq!(first.matched, 3 + 3 + 3 + 3, "{first:?}");
         assert!(first.report_new);
         let head: i64 = sqlx::query_scalar("select last_entry_id from journal_head")
             .fetch_one(pool)
@@ -66,7 +67,7 @@ async fn reconciliation_of_a_clean_day_finds_nothing_and_twice_stores_nothing_ne
             .platform
             .record_run::<Reconciliation>(
                 &reconciliation::workflow_id(&wednesday().to_string()),
-                "clean-day-with-transactions",
+                "clean-day-with-bank",
             )
             .await;
         let stored = [
@@ -75,7 +76,7 @@ async fn reconciliation_of_a_clean_day_finds_nothing_and_twice_stores_nothing_ne
             count(&dealing, "recon_break").await,
             count(&dealing, "recon_report").await,
         ];
-        assert_eq!(stored, [3, 3 + 3 + 3, 0, 1]);
+        assert_eq!(stored, [4, 3 + 3 + 3 + 3, 0, 1]);
         let text = &report::latest(pool, Some(wednesday()), 1).await.unwrap()[0].report_text;
         assert!(text.contains(&first.journal_head.hash), "{text}");
 
@@ -224,6 +225,7 @@ async fn statements_with_one_difference_of_each_class_are_classified() {
             holdings,
             cash,
             transactions: None,
+            bank: None,
         };
         let outcome = report::reconcile(pool, &request).await.unwrap();
         let found: Vec<(String, String)> = breaks::of_date(pool, date)
@@ -495,6 +497,27 @@ async fn operators_work_the_breaks_with_acme(
         7 + 3,
         "{unresolved:#}"
     );
+    // The gauges the worker serves: every class listed; none overdue yet, all of them two days
+    // on (timing breaks are all cleared by now, so each one left is past a day's limit).
+    let now = chrono::Utc::now();
+    let gauges = breaks::gauges(pool, breaks::AGE_LIMIT, now).await.unwrap();
+    assert_eq!(gauges.len(), BreakClass::ALL.len());
+    let unresolved_by_class: i64 = gauges.iter().map(|row| row.unresolved).sum();
+    assert_eq!(unresolved_by_class, 7 + 3);
+    assert!(gauges.iter().all(|row| row.overdue == 0), "{gauges:?}");
+    let later = breaks::gauges(pool, breaks::AGE_LIMIT, now + chrono::Days::new(2))
+        .await
+        .unwrap();
+    assert!(
+        later.iter().all(|row| row.overdue == row.unresolved),
+        "{later:?}"
+    );
+    let quantity_row = later
+        .iter()
+        .find(|row| row.class == BreakClass::QuantityMismatch.as_str())
+        .unwrap();
+    assert_eq!(quantity_row.unresolved, 2);
+    assert!(quantity_row.oldest_age_seconds.unwrap() >= 172_800.0);
     let old = acme
         .json(&["recon", "breaks", "--older-than", "1h", "--output", "json"])
         .await;

@@ -1,10 +1,11 @@
-//! `reconciliation`: a business date's books against the custodian. Fetches the custodian's
-//! holdings (`semt.002`), cash (`camt.053`) and transaction (`semt.017`) statements as of the
-//! date, stores each as received (digest, lines), then compares, set-based, units per fund over
-//! every member and house pot with the holdings, the bank account's settlement movements with
-//! the cash statement, order by order, and each external trade with the custodian's settled
-//! movements (by reference, then by amount and date); stores classified breaks and the daily
-//! report with the journal's head (ADR 17).
+//! `reconciliation`: a business date's books against the custodian and the bank. Fetches the
+//! custodian's holdings (`semt.002`), cash (`camt.053`) and transaction (`semt.017`) statements
+//! and the bank's cash statement (`camt.053`) as of the date, stores each as received (digest,
+//! lines), then compares, set-based, units per fund over every member and house pot with the
+//! holdings, the bank mirror's settlement movements with the custodian's cash statement, order by
+//! order, each external trade with the custodian's settled movements (by reference, then by
+//! amount and date), and the settlements and employers' contributions with the bank's statement;
+//! stores classified breaks and the daily report with the journal's head (ADR 17, 21, 22).
 //!
 //! - Trigger: `acme recon run --date D` (workflow id `reconciliation/<date>`; a start while a
 //!   run of the date is open attaches to it, a later one runs again and stores nothing new if
@@ -17,7 +18,7 @@
 
 use acme_activities::custodian::{CustodianActivities, StatementRequest};
 use acme_activities::recon::report::{Outcome, Reconcile};
-use acme_activities::recon::statements::StatementKind;
+use acme_activities::recon::statements::{Imported, StatementKind};
 use acme_activities::reconciliation::{ImportStatement, ReconciliationActivities};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
@@ -38,12 +39,16 @@ pub const NAME: &str = "reconciliation";
 /// Runs started before this patch fetch and compare no transaction statement.
 pub const TRANSACTIONS: &str = "reconciliation-transactions";
 
+/// Runs started before this patch fetch and compare no bank statement.
+pub const BANK: &str = "reconciliation-bank";
+
 /// The steps, in order: what each runs, how its writes are keyed, and what undoes them.
 pub fn steps() -> Vec<Step> {
     vec![
         Step::reads("fetch-holdings", CustodianActivities::statement),
         Step::reads("fetch-cash", CustodianActivities::statement),
         Step::reads("fetch-transactions", CustodianActivities::statement),
+        Step::reads("fetch-bank", CustodianActivities::statement),
         Step::writes(
             "import-holdings",
             ReconciliationActivities::import_statement,
@@ -57,6 +62,11 @@ pub fn steps() -> Vec<Step> {
         ),
         Step::writes(
             "import-transactions",
+            ReconciliationActivities::import_statement,
+            "statement sha256 digest",
+        ),
+        Step::writes(
+            "import-bank",
             ReconciliationActivities::import_statement,
             "statement sha256 digest",
         ),
@@ -85,7 +95,7 @@ pub struct Reconciliation;
 
 impl Process for Reconciliation {
     const NAME: &'static str = NAME;
-    const DESCRIPTION: &'static str = "Reconciles a business date: units per fund, external trades and settlement cash against the custodian's statements, stored as received, with classified breaks and a daily report";
+    const DESCRIPTION: &'static str = "Reconciles a business date: units per fund, external trades and settlement cash against the custodian's statements, and settlements and contributions against the bank's, stored as received, with classified breaks and a daily report";
 
     /// A later run of a date compares again and stores nothing new if nothing changed.
     const ID_REUSE: IdReuse = IdReuse::Always;
@@ -103,7 +113,7 @@ impl Process for Reconciliation {
     }
 
     fn summary(input: &Input) -> String {
-        format!("reconcile {} against the custodian", input.date)
+        format!("reconcile {} against the custodian and the bank", input.date)
     }
 
     fn example() -> Input {
@@ -127,6 +137,9 @@ impl Reconciliation {
         if ctx.patched(TRANSACTIONS) {
             kinds.push(StatementKind::Transactions);
         }
+        if ctx.patched(BANK) {
+            kinds.push(StatementKind::BankCash);
+        }
         let mut imported = Vec::with_capacity(kinds.len());
         for kind in kinds {
             let body = ctx
@@ -139,7 +152,7 @@ impl Reconciliation {
                 .map_err(fail_workflow)?;
             imported.push((kind, body));
         }
-        let mut statements = Vec::with_capacity(imported.len());
+        let mut statements = Statements::default();
         for (kind, body) in imported {
             let statement = ctx
                 .execute_activity(
@@ -153,12 +166,9 @@ impl Reconciliation {
                 )
                 .await
                 .map_err(fail_workflow)?;
-            statements.push(statement);
+            statements.put(kind, statement);
         }
-        let mut statements = statements.into_iter();
-        let (Some(holdings), Some(cash), transactions) =
-            (statements.next(), statements.next(), statements.next())
-        else {
+        let (Some(holdings), Some(cash)) = (statements.holdings, statements.cash) else {
             return Err(
                 BusinessError::new("recon.statement_missing", "a statement is missing").into(),
             );
@@ -168,7 +178,8 @@ impl Reconciliation {
             workflow_id: ctx.workflow_id().to_owned(),
             holdings,
             cash,
-            transactions,
+            transactions: statements.transactions,
+            bank: statements.bank,
         };
         let outcome = ctx
             .execute_activity(
@@ -179,6 +190,27 @@ impl Reconciliation {
             .await
             .map_err(fail_workflow)?;
         Ok(outcome)
+    }
+}
+
+/// The statements a run imported, by kind.
+#[derive(Default)]
+struct Statements {
+    holdings: Option<Imported>,
+    cash: Option<Imported>,
+    transactions: Option<Imported>,
+    bank: Option<Imported>,
+}
+
+impl Statements {
+    fn put(&mut self, kind: StatementKind, statement: Imported) {
+        let slot = match kind {
+            StatementKind::Holdings => &mut self.holdings,
+            StatementKind::CustodianCash => &mut self.cash,
+            StatementKind::Transactions => &mut self.transactions,
+            StatementKind::BankCash => &mut self.bank,
+        };
+        *slot = Some(statement);
     }
 }
 

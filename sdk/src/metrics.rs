@@ -22,6 +22,10 @@
 //! | `acme_trades` | gauge | `kind` (member, external), `status`: the trade book, see [`set_trade_book`] |
 //! | `acme_trade_oldest_age_seconds` | gauge | `kind`, `status` (open statuses only) |
 //! | `acme_trade_book_refresh_failures_total` | counter | none |
+//! | `acme_reconciliation_breaks` | gauge | `class`: unresolved breaks, see [`set_reconciliation_breaks`] |
+//! | `acme_reconciliation_breaks_overdue` | gauge | `class`: unresolved breaks past their age limit |
+//! | `acme_reconciliation_break_oldest_age_seconds` | gauge | `class`: since the oldest unresolved break was opened |
+//! | `acme_reconciliation_refresh_failures_total` | counter | none |
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -74,6 +78,10 @@ pub struct Metrics {
     pub trades: IntGaugeVec,
     pub trade_oldest_age_seconds: GaugeVec,
     pub trade_book_refresh_failures_total: IntCounter,
+    pub reconciliation_breaks: IntGaugeVec,
+    pub reconciliation_breaks_overdue: IntGaugeVec,
+    pub reconciliation_break_oldest_age_seconds: GaugeVec,
+    pub reconciliation_refresh_failures_total: IntCounter,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -127,10 +135,39 @@ impl Metrics {
             "Times the trade book gauges could not be read",
         )
         .expect("a valid counter definition");
+        let class_gauge = |name: &str, help: &str| {
+            IntGaugeVec::new(Opts::new(name, help), &["class"]).expect("a valid gauge definition")
+        };
+        let reconciliation_breaks = class_gauge(
+            "acme_reconciliation_breaks",
+            "Reconciliation breaks not yet resolved, by class",
+        );
+        let reconciliation_breaks_overdue = class_gauge(
+            "acme_reconciliation_breaks_overdue",
+            "Unresolved reconciliation breaks past their age limit (a timing break past its \
+             expected clear date, any other open for a day), by class",
+        );
+        let reconciliation_break_oldest_age_seconds = GaugeVec::new(
+            Opts::new(
+                "acme_reconciliation_break_oldest_age_seconds",
+                "Age of the oldest unresolved reconciliation break of a class, since it was opened",
+            ),
+            &["class"],
+        )
+        .expect("a valid gauge definition");
+        let reconciliation_refresh_failures_total = IntCounter::new(
+            "acme_reconciliation_refresh_failures_total",
+            "Times the reconciliation gauges could not be read",
+        )
+        .expect("a valid counter definition");
         for metric in [
             Box::new(trades.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(trade_oldest_age_seconds.clone()),
             Box::new(trade_book_refresh_failures_total.clone()),
+            Box::new(reconciliation_breaks.clone()),
+            Box::new(reconciliation_breaks_overdue.clone()),
+            Box::new(reconciliation_break_oldest_age_seconds.clone()),
+            Box::new(reconciliation_refresh_failures_total.clone()),
         ] {
             registry
                 .register(metric)
@@ -187,6 +224,10 @@ impl Metrics {
             trades,
             trade_oldest_age_seconds,
             trade_book_refresh_failures_total,
+            reconciliation_breaks,
+            reconciliation_breaks_overdue,
+            reconciliation_break_oldest_age_seconds,
+            reconciliation_refresh_failures_total,
             registry,
         };
         // Every known series starts at zero, so rates and alerts see the first increment.
@@ -291,6 +332,36 @@ pub fn set_trade_book(rows: &[TradeBookRow]) {
         if let Some(age) = row.oldest_age_seconds {
             m.trade_oldest_age_seconds
                 .with_label_values(&[row.kind, row.status.as_str()])
+                .set(age);
+        }
+    }
+}
+
+/// One break class's row of the reconciliation gauges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakClassRow {
+    pub class: &'static str,
+    pub unresolved: i64,
+    pub overdue: i64,
+    /// Seconds since the oldest unresolved break of the class was opened; `None` if none is.
+    pub oldest_age_seconds: Option<f64>,
+}
+
+/// Sets the reconciliation gauges to `rows` (one per class, so a class with no break reads 0
+/// rather than vanishing, and an alert on it resolves).
+pub fn set_reconciliation_breaks(rows: &[BreakClassRow]) {
+    let m = metrics();
+    m.reconciliation_break_oldest_age_seconds.reset();
+    for row in rows {
+        m.reconciliation_breaks
+            .with_label_values(&[row.class])
+            .set(row.unresolved);
+        m.reconciliation_breaks_overdue
+            .with_label_values(&[row.class])
+            .set(row.overdue);
+        if let Some(age) = row.oldest_age_seconds {
+            m.reconciliation_break_oldest_age_seconds
+                .with_label_values(&[row.class])
                 .set(age);
         }
     }

@@ -5,8 +5,9 @@
 //! The SDK only exports its metrics through its own HTTP exporter, whose registry is private,
 //! so [`TemporalExporter`] starts it on a loopback port chosen by the OS and `/metrics` appends
 //! what that port serves to our own text. The two sets of names cannot clash (`acme_` and
-//! `temporal_`). The trade book gauges are read from the database when `/metrics` is scraped,
-//! at most once per [`TRADE_BOOK_REFRESH`], so their cost follows the scrape interval.
+//! `temporal_`). The trade book and reconciliation gauges are read from the database when
+//! `/metrics` is scraped, at most once per [`TRADE_BOOK_REFRESH`], so their cost follows the
+//! scrape interval.
 //!
 //! [`ActivityMetrics`] is the activity interceptor that times every activity execution (every
 //! queue, local activities too) and counts retries; `Workers::build` always installs it.
@@ -30,9 +31,10 @@ use temporalio_sdk::interceptors::{
 
 use crate::ActivityInterceptor;
 
-/// The trade book gauges are read at most this often, however often `/metrics` is scraped.
+/// The database's gauges (trade book, reconciliation breaks) are read at most this often,
+/// however often `/metrics` is scraped.
 pub const TRADE_BOOK_REFRESH: Duration = Duration::from_secs(15);
-/// The longest a trade book read may take before the scrape goes on without it.
+/// The longest each of those reads may take before the scrape goes on without it.
 pub const TRADE_BOOK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Completed trades of this many recent days are counted in `acme_trades` (pending trades and
 /// open external trades always are).
@@ -119,7 +121,7 @@ pub async fn serve(
 
 async fn scrape(State(endpoint): State<Endpoint>) -> Response {
     if let Some(ledger) = &endpoint.ledger {
-        refresh_trade_book(ledger, &endpoint.last_refresh).await;
+        refresh_gauges(ledger, &endpoint.last_refresh).await;
     }
     let mut text = acme_sdk::metrics::metrics().render();
     if let Some(address) = endpoint.temporal {
@@ -142,9 +144,10 @@ async fn scrape(State(endpoint): State<Endpoint>) -> Response {
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
-/// Reads the trade book into its gauges unless that was done less than
-/// [`TRADE_BOOK_REFRESH`] ago; a failure is counted and logged, and the gauges keep their values.
-async fn refresh_trade_book(ledger: &Ledger, last_refresh: &Mutex<Option<Instant>>) {
+/// Reads the trade book and the reconciliation breaks into their gauges unless that was done
+/// less than [`TRADE_BOOK_REFRESH`] ago; a failure is counted and logged, and the gauges keep
+/// their values.
+async fn refresh_gauges(ledger: &Ledger, last_refresh: &Mutex<Option<Instant>>) {
     {
         let mut last = last_refresh.lock().unwrap_or_else(|e| e.into_inner());
         if last.is_some_and(|at| at.elapsed() < TRADE_BOOK_REFRESH) {
@@ -152,23 +155,53 @@ async fn refresh_trade_book(ledger: &Ledger, last_refresh: &Mutex<Option<Instant
         }
         *last = Some(Instant::now());
     }
-    let since = chrono::Utc::now().date_naive() - chrono::Days::new(TRADE_BOOK_WINDOW_DAYS as u64);
-    let read = acme_activities::trade_book::gauges::trade_book_rows(ledger.pool(), since);
+    let metrics = acme_sdk::metrics::metrics();
+    let now = chrono::Utc::now();
+    let since = now.date_naive() - chrono::Days::new(TRADE_BOOK_WINDOW_DAYS as u64);
+    let trade_book = acme_activities::trade_book::gauges::trade_book_rows(ledger.pool(), since);
+    if let Some(rows) = read_gauges(
+        "trade book",
+        trade_book,
+        &metrics.trade_book_refresh_failures_total,
+    )
+    .await
+    {
+        acme_sdk::metrics::set_trade_book(&rows);
+    }
+    let breaks = acme_activities::recon::breaks::gauges(
+        ledger.pool(),
+        acme_activities::recon::breaks::AGE_LIMIT,
+        now,
+    );
+    if let Some(rows) = read_gauges(
+        "reconciliation",
+        breaks,
+        &metrics.reconciliation_refresh_failures_total,
+    )
+    .await
+    {
+        acme_sdk::metrics::set_reconciliation_breaks(&rows);
+    }
+}
+
+/// Awaits one gauge read within [`TRADE_BOOK_TIMEOUT`]; a failure or a timeout is counted in
+/// `failures` and logged, and gives `None`.
+async fn read_gauges<T, E: std::fmt::Display>(
+    what: &str,
+    read: impl Future<Output = Result<T, E>>,
+    failures: &prometheus::IntCounter,
+) -> Option<T> {
     match tokio::time::timeout(TRADE_BOOK_TIMEOUT, read).await {
-        Ok(Ok(rows)) => acme_sdk::metrics::set_trade_book(&rows),
+        Ok(Ok(rows)) => Some(rows),
         Ok(Err(e)) => {
-            acme_sdk::metrics::metrics()
-                .trade_book_refresh_failures_total
-                .inc();
-            tracing::warn!("trade book gauges not refreshed: {e}");
+            failures.inc();
+            tracing::warn!("{what} gauges not refreshed: {e}");
+            None
         }
         Err(_) => {
-            acme_sdk::metrics::metrics()
-                .trade_book_refresh_failures_total
-                .inc();
-            tracing::warn!(
-                "trade book gauges not refreshed: no answer within {TRADE_BOOK_TIMEOUT:?}"
-            );
+            failures.inc();
+            tracing::warn!("{what} gauges not refreshed: no answer within {TRADE_BOOK_TIMEOUT:?}");
+            None
         }
     }
 }

@@ -67,14 +67,15 @@ pub async fn invest(
         .into());
     }
     let pool = ledger.pool();
-    let schedule: Option<(i64, String)> = sqlx::query_as(
-        "select schedule_no, status from contribution_schedule where schedule_id = $1",
+    let schedule: Option<(i64, String, Option<String>)> = sqlx::query_as(
+        "select schedule_no, status, payment_reference from contribution_schedule
+         where schedule_id = $1",
     )
     .bind(request.schedule_id)
     .fetch_optional(pool)
     .await
     .map_err(LedgerError::from)?;
-    let Some((schedule_no, status)) = schedule else {
+    let Some((schedule_no, status, payment_reference)) = schedule else {
         return Err(BusinessError::new(
             "schedule.unknown",
             format!("no schedule {}", request.schedule_id),
@@ -91,6 +92,13 @@ pub async fn invest(
         )
         .into());
     }
+    // A stored schedule always has one (the table's check); funded implies stored.
+    let payment_reference = payment_reference.ok_or_else(|| {
+        BusinessError::new(
+            "schedule.unreferenced",
+            format!("schedule {} has no payment reference", request.schedule_id),
+        )
+    })?;
     let cash = AssetCode::parse(CASH).map_err(ActivityError::from)?;
     let bank_pot = ledger
         .open_pot(OwnerKind::External, BANK_POT)
@@ -104,6 +112,7 @@ pub async fn invest(
         ledger,
         request,
         schedule_no,
+        payment_reference,
         bank,
     };
     let progress: Progress<i64> = bulk::run(ctx, STEP, chunks).await?;
@@ -135,6 +144,9 @@ struct InvestChunks<'a> {
     ledger: &'a Ledger,
     request: &'a Invest,
     schedule_no: i64,
+    /// The reference the employer paid under: each entry carries it, so reconciliation sums a
+    /// schedule's entries against its line on the bank's statement.
+    payment_reference: String,
     bank: AccountId,
 }
 
@@ -255,7 +267,7 @@ impl InvestChunks<'_> {
                  effective_date, metadata)
              select seq, $1 || '/' || $2 || '/' || line_no, 'contribution.received', $3, $1, $4,
                     jsonb_build_object('member_id', member_id, 'schedule_id', $5::text,
-                                       'line', line_no::text)
+                                       'line', line_no::text, 'payment_ref', $6::text)
              from chunk_contribution",
         )
         .bind(&self.request.workflow_id)
@@ -263,6 +275,7 @@ impl InvestChunks<'_> {
         .bind(PROCESS)
         .bind(self.request.effective_date)
         .bind(self.request.schedule_id.to_string())
+        .bind(&self.payment_reference)
         .execute(&mut *conn)
         .await?;
         Ok(())

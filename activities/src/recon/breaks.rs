@@ -7,6 +7,7 @@
 //! through the ledger like any other (never an edit). A break unresolved past its age limit
 //! ([`overdue`]) is one an operator must hear of (`acme stuck`).
 
+use acme_sdk::metrics::BreakClassRow;
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,7 @@ pub const MAX_REASON_CHARS: usize = 1_000;
 /// Rows one listing returns at most.
 pub const MAX_LISTED: i64 = 10_000;
 /// How long a break other than timing may stay unresolved before it is overdue: a day, the
-/// threshold of the `AcmeReconciliationBreakOld` alert. A timing break is overdue once the date
+/// limit behind `acme_reconciliation_breaks_overdue` and its `AcmeReconciliationBreakOld` alert. A timing break is overdue once the date
 /// it was expected to clear by has passed.
 pub const AGE_LIMIT: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
@@ -417,16 +418,10 @@ pub async fn overdue(
     age_limit: std::time::Duration,
     now: DateTime<Utc>,
 ) -> Result<Vec<Break>, ReconError> {
-    let opened_before = chrono::Duration::from_std(age_limit)
-        .ok()
-        .and_then(|limit| now.checked_sub_signed(limit))
-        .ok_or_else(|| ReconError::refused("break.age_limit", "the age limit is too long"))?;
+    let opened_before = opened_before(age_limit, now)?;
     let rows: Vec<BreakRow> = sqlx::query_as(&format!(
         "select {BREAK_COLUMNS} from recon_break
-         where status <> 'resolved'
-           and case when class = 'timing' and expected_clear_date is not null
-                    then expected_clear_date < $1
-                    else opened_at < $2 end
+         where status <> 'resolved' and {OVERDUE}
          order by recon_date, opened_at, scope, subject
          limit $3"
     ))
@@ -436,6 +431,57 @@ pub async fn overdue(
     .fetch_all(pool)
     .await?;
     rows.into_iter().map(break_of).collect()
+}
+
+/// A break past its age limit, given `$1` the date now and `$2` the instant the limit reaches
+/// back to: a timing break once its expected clear date has passed, any other once opened before.
+const OVERDUE: &str = "case when class = 'timing' and expected_clear_date is not null
+                           then expected_clear_date < $1
+                           else opened_at < $2 end";
+
+/// The reconciliation gauges (`acme_sdk::metrics::set_reconciliation_breaks`): per class,
+/// unresolved breaks, those past their age limit at `now`, and the age of the oldest. Every class
+/// is listed, with 0 if it has none. One aggregate over the unresolved breaks (partial index).
+pub async fn gauges(
+    pool: &PgPool,
+    age_limit: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Result<Vec<BreakClassRow>, ReconError> {
+    let opened_before = opened_before(age_limit, now)?;
+    let found: Vec<(String, i64, i64, Option<f64>)> = sqlx::query_as(&format!(
+        "select class, count(*), count(*) filter (where {OVERDUE}),
+                extract(epoch from $3 - min(opened_at))::float8
+         from recon_break where status <> 'resolved'
+         group by class"
+    ))
+    .bind(now.date_naive())
+    .bind(opened_before)
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    Ok(BreakClass::ALL
+        .iter()
+        .map(|class| {
+            let row = found.iter().find(|row| row.0 == class.as_str());
+            BreakClassRow {
+                class: class.as_str(),
+                unresolved: row.map_or(0, |row| row.1),
+                overdue: row.map_or(0, |row| row.2),
+                oldest_age_seconds: row.and_then(|row| row.3),
+            }
+        })
+        .collect())
+}
+
+/// The instant `age_limit` reaches back to from `now`.
+fn opened_before(
+    age_limit: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ReconError> {
+    chrono::Duration::from_std(age_limit)
+        .ok()
+        .and_then(|limit| now.checked_sub_signed(limit))
+        .ok_or_else(|| ReconError::refused("break.age_limit", "the age limit is too long"))
 }
 
 /// Unresolved breaks by class and status, for `acme recon status`.

@@ -1,8 +1,9 @@
 //! The comparisons, set-based: positions are one aggregate over every member and house account
 //! of every fund against the holdings statement's lines (fast at millions of pots: one scan of the
 //! balances, no row leaves the database but one per fund); cash is one of our cash accounts'
-//! movements against its account statement, per reference ([`CashAccount`]: today the bank
-//! account's settlement movements against the custodian's cash statement). What differs is
+//! movements against its account statement, per reference ([`CashAccount`]: the bank mirror's
+//! settlement movements against the custodian's cash statement, and its settlements and
+//! contributions against the bank's). What differs is
 //! classified here ([`BreakClass`]); [`super::breaks`] stores it.
 
 use chrono::NaiveDate;
@@ -13,37 +14,56 @@ use sqlx::PgConnection;
 
 use super::statements::Imported;
 
-/// The ledger account cash is compared on: the bank account's movements from settlements.
+/// How reports and breaks name the account of the custodian's cash statement.
 pub const CUSTODIAN_CASH: &str = "custodian-cash";
+/// How reports and breaks name the account of the bank's cash statement.
+pub const BANK_CASH: &str = "bank-cash";
 
 /// A cash account of ours compared line by line with an account statement (`camt.053`): the GBP
 /// account of an external pot, the journal entries that move it for this statement (by kind),
-/// the metadata field of those entries that carries the reference the statement quotes, and
-/// which way the statement signs a movement. The custodian's cash statement is
-/// [`CashAccount::CUSTODIAN`]; another account statement (the bank's) plugs in as another value.
+/// the metadata fields of those entries that carry the reference the statement quotes (the first
+/// an entry has), and which way the statement signs a movement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CashAccount {
     /// How reports and breaks name the account (a break's `account`).
     pub name: &'static str,
+    /// The scope of its breaks: each statement has its own, so the same order missing from both
+    /// statements is two breaks.
+    pub scope: Scope,
     /// The external pot (`pot.owner_ref`) whose GBP account is ours.
     pub pot: &'static str,
     /// The kinds of the journal entries compared.
     pub entry_kinds: &'static [&'static str],
-    /// The entries' metadata field holding the statement's reference.
-    pub reference: &'static str,
+    /// The entries' metadata fields holding the statement's reference, the first present wins.
+    pub references: &'static [&'static str],
     /// True when the statement signs a movement the other way from our posting on the account
-    /// (the custodian's statement is of its side: money it takes is money our bank pays).
+    /// (both statements sign from ACME's side, money in is `+`; our bank mirror is the outside
+    /// world's side of it, so money in is `-` there).
     pub statement_signs_opposite: bool,
 }
 
 impl CashAccount {
-    /// Settlement cash: the bank account's `dealing.cash-settled` movements, per order
+    /// Settlement cash: the bank mirror's `dealing.cash-settled` movements, per order
     /// reference, against the custodian's `camt.053`.
     pub const CUSTODIAN: CashAccount = CashAccount {
         name: CUSTODIAN_CASH,
+        scope: Scope::Cash,
         pot: "bank",
         entry_kinds: &["dealing.cash-settled"],
-        reference: "order_ref",
+        references: &["order_ref"],
+        statement_signs_opposite: true,
+    };
+
+    /// ACME's bank account: the same settlements per order reference, and employers'
+    /// contributions per payment reference (`contribution.received`, one entry per schedule row,
+    /// summed), against the bank's `camt.053`. A member's own `invest-cash` payment is not on it:
+    /// it would come through a payment provider, whose statement is not reconciled yet (ADR 22).
+    pub const BANK: CashAccount = CashAccount {
+        name: BANK_CASH,
+        scope: Scope::BankCash,
+        pot: "bank",
+        entry_kinds: &["dealing.cash-settled", "contribution.received"],
+        references: &["order_ref", "payment_ref"],
         statement_signs_opposite: true,
     };
 }
@@ -92,13 +112,15 @@ impl BreakClass {
     }
 }
 
-/// Positions, transactions (trades against the custodian's movements) or cash.
+/// Positions, transactions (trades against the custodian's movements), the custodian's cash or
+/// the bank's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
     Position,
     Transaction,
     Cash,
+    BankCash,
 }
 
 impl Scope {
@@ -107,6 +129,7 @@ impl Scope {
             Self::Position => "position",
             Self::Transaction => "transaction",
             Self::Cash => "cash",
+            Self::BankCash => "bank_cash",
         }
     }
 }
@@ -266,9 +289,10 @@ pub fn classify_position(
 }
 
 /// `account`'s movements per reference, effective by `date`, against its statement, line by line
-/// (for the custodian's, `camt.053` says `+` paid to us, `-` taken from us; the bank mirror moves
-/// the other way). A statement line for a trade priced but not settled in our books by `date` is
-/// timing, expected to clear on its settlement date.
+/// (both statements sign from ACME's side; our bank mirror moves the other way). A statement line
+/// whose reference is still on its way into our books (a trade priced but not settled by `date`,
+/// a contribution schedule received or funded but not yet invested) is timing, expected to clear
+/// on the trade's settlement date (a schedule's: within the age limit).
 pub async fn cash(
     conn: &mut PgConnection,
     date: NaiveDate,
@@ -280,51 +304,62 @@ pub async fn cash(
         String,
         Option<Decimal>,
         Option<i64>,
+        Option<i64>,
         Option<Decimal>,
         Option<i64>,
         Option<NaiveDate>,
         Option<String>,
         Option<NaiveDate>,
+        Option<String>,
     )> = sqlx::query_as(
         "with ours_account as (
              select a.account_id from account a join pot p using (pot_id)
              where p.owner_kind = 'external' and p.owner_ref = $4 and a.asset_code = 'GBP'),
          ours as (
-             select e.metadata ->> $5 as subject,
+             select (select m.value from unnest($5::text[]) with ordinality r (field, n)
+                     cross join lateral (select e.metadata ->> r.field) m (value)
+                     where m.value is not null order by r.n limit 1) as subject,
                     case when $6 then -sum(po.amount) else sum(po.amount) end as amount,
-                    count(distinct e.entry_id) as entries
+                    count(distinct e.entry_id) as entries,
+                    count(distinct coalesce(e.metadata ->> 'line', '')) as items
              from posting po
              join journal_entry e using (entry_id)
              where po.account_id in (select account_id from ours_account)
                and e.kind = any($3) and e.effective_date <= $2
              group by 1),
          theirs as (
-             select subject, sum(quantity) as amount, count(*) as lines,
+             select subject, sum(quantity) as amount,
+                    count(*) - count(distinct (booking_date, quantity)) as repeats,
                     min(booking_date) as booked
              from recon_statement_line where statement_id = $1
              group by subject)
-         select subject, o.amount, o.entries, t.amount, t.lines, t.booked, x.status,
-                x.settlement_date
+         select subject, o.amount, o.entries, o.items, t.amount, t.repeats, t.booked, x.status,
+                x.settlement_date, s.status
          from ours o full join theirs t using (subject)
          left join external_trade x on x.order_ref = subject
+         left join contribution_schedule s on s.payment_reference = subject
          order by subject",
     )
     .bind(statement.statement_id)
     .bind(date)
     .bind(account.entry_kinds)
     .bind(account.pot)
-    .bind(account.reference)
+    .bind(account.references)
     .bind(account.statement_signs_opposite)
     .fetch_all(conn)
     .await?;
     let mut out = Comparison::default();
-    for (order_ref, ours, entries, theirs, lines, booked, status, settles) in rows {
+    for (subject, ours, entries, items, theirs, repeats, booked, status, settles, schedule) in rows
+    {
+        let entries = entries.unwrap_or(0);
+        let on_its_way = status.as_deref() == Some("priced")
+            || matches!(schedule.as_deref(), Some("received" | "funded"));
         let class = classify_cash(
             ours,
-            entries.unwrap_or(0),
+            entries - items.unwrap_or(0),
             theirs,
-            lines.unwrap_or(0),
-            status.as_deref(),
+            repeats.unwrap_or(0),
+            on_its_way,
         );
         let evidence = json!({
             "statement_id": statement.statement_id,
@@ -332,14 +367,15 @@ pub async fn cash(
             "ours_amount": ours,
             "ours_entries": entries,
             "theirs_amount": theirs,
-            "statement_lines": lines,
+            "statement_repeats": repeats,
             "booked": booked,
             "trade_status": status,
             "settlement_date": settles,
+            "schedule_status": schedule,
         });
         let finding = class.map(|class| Finding {
-            scope: Scope::Cash,
-            subject: order_ref.clone(),
+            scope: account.scope,
+            subject: subject.clone(),
             account: account.name.to_owned(),
             class,
             ours,
@@ -353,7 +389,7 @@ pub async fn cash(
         });
         out.push(
             Compared {
-                subject: order_ref,
+                subject,
                 account: account.name.to_owned(),
                 ours,
                 theirs,
@@ -365,16 +401,19 @@ pub async fn cash(
     Ok(out)
 }
 
-/// How one order's cash compares: `None` when it matches. `trade_status` is our external trade's
-/// status, if we know the order reference at all.
+/// How one reference's cash compares: `None` when it matches. `our_repeats` counts our entries
+/// beyond one per item (a settlement is one entry per order, a contribution one per schedule
+/// row); `their_repeats` the statement's lines repeating another of the reference's (same date
+/// and amount: an employer may pay a schedule in parts, never the same part twice a day);
+/// `on_its_way` says the statement's money is known to us and not yet booked.
 pub fn classify_cash(
     ours: Option<Decimal>,
-    our_entries: i64,
+    our_repeats: i64,
     theirs: Option<Decimal>,
-    statement_lines: i64,
-    trade_status: Option<&str>,
+    their_repeats: i64,
+    on_its_way: bool,
 ) -> Option<BreakClass> {
-    if statement_lines > 1 || our_entries > 1 {
+    if their_repeats > 0 || our_repeats > 0 {
         return Some(BreakClass::Duplicate);
     }
     match (ours, theirs) {
@@ -382,7 +421,7 @@ pub fn classify_cash(
         (Some(ours), Some(theirs)) if ours == theirs => None,
         (Some(_), Some(_)) => Some(BreakClass::AmountMismatch),
         (Some(_), None) => Some(BreakClass::MissingTheirs),
-        (None, Some(_)) if trade_status == Some("priced") => Some(BreakClass::Timing),
+        (None, Some(_)) if on_its_way => Some(BreakClass::Timing),
         (None, Some(_)) => Some(BreakClass::MissingOurs),
     }
 }
@@ -439,25 +478,30 @@ mod tests {
 
     #[test]
     fn cash_lines_are_classified_by_what_differs() {
-        assert_eq!(classify_cash(d(-10), 1, d(-10), 1, Some("settled")), None);
+        assert_eq!(classify_cash(d(-10), 0, d(-10), 0, false), None);
         assert_eq!(
-            classify_cash(d(-10), 1, d(-11), 1, Some("settled")),
+            classify_cash(d(-10), 0, d(-11), 0, false),
             Some(BreakClass::AmountMismatch)
         );
         assert_eq!(
-            classify_cash(d(-10), 1, None, 0, Some("settled")),
+            classify_cash(d(-10), 0, None, 0, false),
             Some(BreakClass::MissingTheirs)
         );
         assert_eq!(
-            classify_cash(None, 0, d(-10), 1, None),
+            classify_cash(None, 0, d(-10), 0, false),
             Some(BreakClass::MissingOurs)
         );
         assert_eq!(
-            classify_cash(None, 0, d(-10), 1, Some("priced")),
+            classify_cash(None, 0, d(-10), 0, true),
             Some(BreakClass::Timing)
         );
         assert_eq!(
-            classify_cash(d(-20), 1, d(-20), 2, Some("settled")),
+            classify_cash(d(-20), 0, d(-20), 1, false),
+            Some(BreakClass::Duplicate)
+        );
+        // Two settlement entries for one order.
+        assert_eq!(
+            classify_cash(d(-20), 1, d(-20), 0, false),
             Some(BreakClass::Duplicate)
         );
     }

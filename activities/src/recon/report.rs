@@ -30,6 +30,9 @@ pub struct Reconcile {
     /// The transaction statement (`semt.017`); absent in runs started before it was fetched.
     #[serde(default)]
     pub transactions: Option<Imported>,
+    /// The bank's cash statement (`camt.053`); absent in runs started before it was fetched.
+    #[serde(default)]
+    pub bank: Option<Imported>,
 }
 
 /// One section of the report: a scope's compared lines, and its totals.
@@ -71,6 +74,11 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transactions: Option<Section>,
     pub cash: Section,
+    /// Left out of reports of runs without the bank's statement, whose digest is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank_statement: Option<Imported>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank_cash: Option<Section>,
     pub journal_head: JournalHead,
 }
 
@@ -123,6 +131,7 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
         (Some(&request.holdings), StatementKind::Holdings),
         (Some(&request.cash), StatementKind::CustodianCash),
         (request.transactions.as_ref(), StatementKind::Transactions),
+        (request.bank.as_ref(), StatementKind::BankCash),
     ] {
         let Some(statement) = statement else { continue };
         if statement.as_of != request.date || statement.kind != kind {
@@ -157,33 +166,29 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
         }
         None => None,
     };
-    let mut new_breaks = breaks::record(&mut tx, request.date, &positions.findings).await?;
-    new_breaks += breaks::record(&mut tx, request.date, &cash.findings).await?;
-    if let Some(movements) = &movements {
-        new_breaks += breaks::record(&mut tx, request.date, &movements.findings).await?;
-    }
-    let mut timing_cleared = breaks::clear_timing(
-        &mut tx,
-        request.date,
-        Scope::Position,
-        &positions.compared,
-        &request.workflow_id,
-    )
-    .await?;
-    timing_cleared += breaks::clear_timing(
-        &mut tx,
-        request.date,
-        Scope::Cash,
-        &cash.compared,
-        &request.workflow_id,
-    )
-    .await?;
-    if let Some(movements) = &movements {
+    let bank_cash = match &request.bank {
+        Some(statement) => {
+            Some(compare::cash(&mut tx, request.date, statement, &CashAccount::BANK).await?)
+        }
+        None => None,
+    };
+    let mut new_breaks = 0;
+    let mut timing_cleared = 0;
+    for (scope, comparison) in [
+        (Scope::Position, Some(&positions)),
+        (Scope::Cash, Some(&cash)),
+        (Scope::Transaction, movements.as_ref()),
+        (Scope::BankCash, bank_cash.as_ref()),
+    ] {
+        let Some(comparison) = comparison else {
+            continue;
+        };
+        new_breaks += breaks::record(&mut tx, request.date, &comparison.findings).await?;
         timing_cleared += breaks::clear_timing(
             &mut tx,
             request.date,
-            Scope::Transaction,
-            &movements.compared,
+            scope,
+            &comparison.compared,
             &request.workflow_id,
         )
         .await?;
@@ -198,6 +203,10 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
             .as_ref()
             .map(|movements| section(request.date, Scope::Transaction, movements)),
         cash: section(request.date, Scope::Cash, &cash),
+        bank_statement: request.bank.clone(),
+        bank_cash: bank_cash
+            .as_ref()
+            .map(|bank_cash| section(request.date, Scope::BankCash, bank_cash)),
         journal_head: JournalHead {
             entry_id,
             hash: hex::encode(&hash),
@@ -210,6 +219,7 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
         "holdings_statement",
         "cash_statement",
         "transaction_statement",
+        "bank_statement",
     ] {
         if let Some(statement) = report_json.get_mut(key).and_then(|s| s.as_object_mut()) {
             statement.remove("new");
@@ -287,6 +297,18 @@ impl Report {
             &self.cash_statement,
             &self.cash,
         ))])
+        .chain([self
+            .bank_statement
+            .as_ref()
+            .zip(self.bank_cash.as_ref())
+            .map(|(statement, section)| {
+                (
+                    "Bank cash (bank-cash: settlements per order and contributions per payment \
+                     reference against the bank's camt.053)",
+                    statement,
+                    section,
+                )
+            })])
         .flatten()
     }
 }

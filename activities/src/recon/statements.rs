@@ -277,8 +277,9 @@ pub fn digest(body: &str) -> [u8; 32] {
     Sha256::digest(body.as_bytes()).into()
 }
 
-/// Stores `body` as received with its lines, or finds it already stored (same digest: nothing is
-/// written). A malformed statement is refused before anything is written.
+/// Stores `body` as received with its lines, or finds it already stored (same source and
+/// digest: nothing is written; the bank and the custodian may send the very same bytes, and those
+/// are two statements). A malformed statement is refused before anything is written.
 pub async fn import(
     pool: &PgPool,
     kind: StatementKind,
@@ -291,7 +292,7 @@ pub async fn import(
     let inserted: Option<i64> = sqlx::query_scalar(
         "insert into recon_statement (source, msg_type, as_of, digest, body, line_count)
          values ($1, $2, $3, $4, $5, $6)
-         on conflict (digest) do nothing returning statement_id",
+         on conflict (source, digest) do nothing returning statement_id",
     )
     .bind(kind.source())
     .bind(kind.msg_type())
@@ -330,12 +331,14 @@ pub async fn import(
             id
         }
         None => {
-            // The same bytes as a statement already stored: it must be the same statement.
+            // The same bytes from the same source as a statement already stored: it must be
+            // the same statement.
             let (id, source, msg_type, stored_as_of): (i64, String, String, NaiveDate) =
                 sqlx::query_as(
                     "select statement_id, source, msg_type, as_of from recon_statement
-                     where digest = $1",
+                     where source = $1 and digest = $2",
                 )
+                .bind(kind.source())
                 .bind(digest.as_slice())
                 .fetch_one(&mut *tx)
                 .await?;
