@@ -56,6 +56,18 @@ pub enum LedgerCommand {
         #[command(flatten)]
         read: ReadArgs,
     },
+    /// Ask for an entry to be reversed, with a reason; posted only once another operator
+    /// approves (four eyes)
+    #[command(
+        after_help = "Example: acme ledger reverse 1234 --reason \"posted twice by hand\" --as alice"
+    )]
+    Reverse(crate::reversal::ReverseArgs),
+    /// Approve another operator's reversal request: posts the reversing entry
+    #[command(after_help = "Example: acme ledger approve 7 --as bob")]
+    Approve(crate::reversal::ApproveArgs),
+    /// Reversal requests waiting for approval (--all: approved ones too)
+    #[command(after_help = "Example: acme ledger reversals")]
+    Reversals(crate::reversal::ReversalsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +103,9 @@ pub async fn run(command: LedgerCommand) -> anyhow::Result<Outcome> {
             after,
             read,
         } => journal(&filter, EntryId(after), &read).await,
+        LedgerCommand::Reverse(args) => crate::reversal::reverse(args).await,
+        LedgerCommand::Approve(args) => crate::reversal::approve(args).await,
+        LedgerCommand::Reversals(args) => crate::reversal::list(args).await,
     }
 }
 

@@ -20,6 +20,7 @@ mod process;
 mod progress;
 mod rebalance;
 mod recon;
+mod reversal;
 mod run;
 mod runs;
 mod scaffold;

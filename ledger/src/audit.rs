@@ -22,6 +22,11 @@ pub enum OperatorVerb {
     Acknowledge,
     /// Resolve a reconciliation break, with a reason.
     Resolve,
+    /// Ask for a journal entry to be reversed (`ledger-reversal/<entry id>` in the workflow id's
+    /// place).
+    Reverse,
+    /// Approve another operator's reversal request, posting the reversing entry.
+    Approve,
 }
 
 impl OperatorVerb {
@@ -34,6 +39,8 @@ impl OperatorVerb {
             Self::Schedule => "schedule",
             Self::Acknowledge => "acknowledge",
             Self::Resolve => "resolve",
+            Self::Reverse => "reverse",
+            Self::Approve => "approve",
         }
     }
 
@@ -47,6 +54,8 @@ impl OperatorVerb {
             Self::Schedule => "scheduled",
             Self::Acknowledge => "acknowledged",
             Self::Resolve => "resolved",
+            Self::Reverse => "reversed",
+            Self::Approve => "approved",
         }
     }
 }

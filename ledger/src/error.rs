@@ -81,6 +81,10 @@ pub enum LedgerError {
     },
     #[error("{what} {name:?} does not exist")]
     NotFound { what: &'static str, name: String },
+    /// An operator's request the ledger refuses (a reversal under four eyes): final, with a
+    /// stable code.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     #[error("ledger database error")]
     Database(#[from] sqlx::Error),
 }

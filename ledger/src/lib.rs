@@ -21,6 +21,7 @@ pub mod model;
 pub mod posting;
 pub mod progress;
 pub mod query;
+pub mod reversal;
 pub mod staged;
 pub mod testkit;
 pub mod verify;

@@ -100,6 +100,17 @@ pub struct NewEntry {
     pub postings: Vec<NewPosting>,
 }
 
+/// The postings that undo `postings`: the same accounts, every amount negated.
+pub(crate) fn negated(postings: impl IntoIterator<Item = (AccountId, Decimal)>) -> Vec<NewPosting> {
+    postings
+        .into_iter()
+        .map(|(account_id, amount)| NewPosting {
+            account_id,
+            amount: -amount,
+        })
+        .collect()
+}
+
 impl NewEntry {
     /// The entry that undoes this one, for a compensation: every posting negated, kind
     /// `<kind>.reversed`, keyed `<key>/reversed` so it is posted once however often the undo
@@ -114,14 +125,11 @@ impl NewEntry {
             workflow_id: self.workflow_id.clone(),
             effective_date: self.effective_date,
             metadata,
-            postings: self
-                .postings
-                .iter()
-                .map(|posting| NewPosting {
-                    account_id: posting.account_id,
-                    amount: -posting.amount,
-                })
-                .collect(),
+            postings: negated(
+                self.postings
+                    .iter()
+                    .map(|posting| (posting.account_id, posting.amount)),
+            ),
         }
     }
 }

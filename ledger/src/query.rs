@@ -51,6 +51,8 @@ pub struct JournalPosting {
 pub enum JournalFilter<'a> {
     Workflow(&'a str),
     Process(&'a str),
+    /// One entry, by id.
+    Entry(EntryId),
 }
 
 /// One account's current balance with where it sits.
@@ -176,9 +178,10 @@ impl Ledger {
             JournalFilter::Workflow(id) => (
                 "e.idempotency_key >= $1 || '/' and e.idempotency_key < $1 || '0'
                  and e.workflow_id = $1",
-                id,
+                id.to_owned(),
             ),
-            JournalFilter::Process(name) => ("e.process = $1", name),
+            JournalFilter::Process(name) => ("e.process = $1", name.to_owned()),
+            JournalFilter::Entry(id) => ("e.entry_id = $1::bigint", id.0.to_string()),
         };
         let statement = format!(
             "select e.entry_id, e.idempotency_key, e.kind, e.process, e.workflow_id,
@@ -192,7 +195,7 @@ impl Ledger {
              limit $3"
         );
         let rows: Vec<JournalRow> = sqlx::query_as(&statement)
-            .bind(value)
+            .bind(&value)
             .bind(after)
             .bind(MAX_ROWS)
             .fetch_all(&self.pool)

@@ -14,4 +14,5 @@ mod journal_protection;
 mod posting;
 mod properties;
 mod queries;
+mod reversal;
 mod staged;

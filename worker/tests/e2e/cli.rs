@@ -626,6 +626,74 @@ async fn set_up_seeding_selling_and_the_ledger_tour_run_against_a_real_stack() {
             .await;
         assert!(member.to_string().contains("1.5"), "{member:#}");
 
+        // A correction under four eyes: alice asks for a holding posted in error to be
+        // reversed; she cannot approve it herself; bob does, and the units go back.
+        give_units(&platform.db.ledger, "s-2", FUNDS[1], Decimal::new(3, 0)).await;
+        let posted: i64 = sqlx::query_scalar(
+            "select max(entry_id) from journal_entry where workflow_id = 'fixture/holding/s-2/' || $1",
+        )
+        .bind(FUNDS[1])
+        .fetch_one(platform.db.ledger.pool())
+        .await
+        .unwrap();
+        let posted = posted.to_string();
+        let refused = acme
+            .refused(&["ledger", "reverse", &posted, "--reason", " "])
+            .await;
+        assert!(refused.contains("--reason"), "{refused}");
+        let asked = acme
+            .ok(&["ledger", "reverse", &posted, "--reason", "fixture posted twice"])
+            .await;
+        assert!(asked.contains("acme ledger approve"), "{asked}");
+        let pending = acme
+            .json(&["ledger", "reversals", "--output", "json"])
+            .await;
+        let request = pending[0]["request_id"].to_string();
+        let entries = platform.count("journal_entry").await;
+        let own = acme.refused(&["ledger", "approve", &request]).await;
+        assert!(own.contains("another operator must approve"), "{own}");
+        assert_eq!(platform.count("journal_entry").await, entries);
+        let bob = acme.as_operator("bob");
+        let approved = bob.ok(&["ledger", "approve", &request]).await;
+        assert!(approved.contains(&format!("reverses entry {posted}")), "{approved}");
+        assert_eq!(platform.count("journal_entry").await, entries + 1);
+        let held: Decimal = sqlx::query_scalar(
+            "select b.amount from pot p join account a using (pot_id)
+             join balance b using (account_id)
+             where p.owner_ref = 's-2' and a.asset_code = $1",
+        )
+        .bind(FUNDS[1])
+        .fetch_one(platform.db.ledger.pool())
+        .await
+        .unwrap();
+        assert_eq!(held, Decimal::ZERO);
+        let trail = acme
+            .json(&["audit", "--workflow", &format!("ledger-reversal/{posted}"), "--output", "json"])
+            .await;
+        let actions: Vec<(&str, &str, bool)> = trail
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["operator"].as_str().unwrap(),
+                    a["action"].as_str().unwrap(),
+                    a["accepted"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        // Newest first: bob's approval, alice's refused approval, her request, and her
+        // request refused for want of a reason.
+        assert_eq!(
+            actions,
+            [
+                ("bob", "approve", true),
+                ("alice", "approve", false),
+                ("alice", "reverse", true),
+                ("alice", "reverse", false),
+            ]
+        );
+
         // The tour writes demo entries: a database not marked as a dev one is refused.
         let db = &platform.db;
         let mark = |sql: String| async move {
