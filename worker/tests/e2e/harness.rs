@@ -197,9 +197,19 @@ async fn run_once<S: Scenario>(
     let world = scenario
         .start(ActivityInterceptor(std::sync::Arc::new(injector.clone())))
         .await;
-    let result = scenario.run(&world).await;
+    // A scenario that never ends (a run waiting for something that will not come) fails here,
+    // named, instead of hanging the whole e2e binary.
+    let result = match tokio::time::timeout(SCENARIO_DEADLINE, scenario.run(&world)).await {
+        Ok(result) => result,
+        Err(_) => Err(format!(
+            "the scenario did not finish within {SCENARIO_DEADLINE:?}"
+        )),
+    };
     (world, injector, result)
 }
+
+/// The longest one run of a scenario may take, on a loaded CI machine.
+const SCENARIO_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Runs `scenario` under every plan of the harness; panics naming what went wrong.
 pub async fn check<S: Scenario>(scenario: S) {
