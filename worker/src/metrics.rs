@@ -9,7 +9,9 @@
 //! at most once per [`TRADE_BOOK_REFRESH`], so their cost follows the scrape interval.
 //!
 //! [`ActivityMetrics`] is the activity interceptor that times every activity execution (every
-//! queue, local activities too) and counts retries; `Workers::build` always installs it.
+//! queue, local activities too), counts retries and runs each in its span
+//! (`acme_sdk::telemetry::activity_span`: workflow id, business key); `Workers::build` always
+//! installs it.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -27,6 +29,7 @@ use temporalio_sdk::activities::ActivityError;
 use temporalio_sdk::interceptors::{
     ActivityInboundInterceptor, ExecuteActivityInput, ExecuteActivityOutput, Next,
 };
+use tracing::Instrument as _;
 
 use crate::ActivityInterceptor;
 
@@ -173,8 +176,8 @@ async fn refresh_trade_book(ledger: &Ledger, last_refresh: &Mutex<Option<Instant
     }
 }
 
-/// Times every activity execution by activity and outcome and counts retries, then hands over
-/// to `inner` (the harness's fault injector in tests), if any.
+/// Times every activity execution by activity and outcome, counts retries and runs it in its
+/// span, then hands over to `inner` (the harness's fault injector in tests), if any.
 #[derive(Debug)]
 pub struct ActivityMetrics {
     inner: Option<ActivityInterceptor>,
@@ -201,12 +204,13 @@ impl ActivityInboundInterceptor for ActivityMetrics {
                 .with_label_values(&[activity.as_str()])
                 .inc();
         }
+        let span = acme_sdk::telemetry::activity_span(info);
         let started = Instant::now();
-        let run = match &self.inner {
+        let run = span.in_scope(|| match &self.inner {
             Some(inner) => inner.execute_activity(input, next),
             None => next.run(input),
-        };
-        Box::pin(async move {
+        });
+        let timed = async move {
             let result = run.await;
             let outcome = match &result {
                 Ok(_) | Err(ActivityError::WillCompleteAsync) => "ok",
@@ -222,6 +226,7 @@ impl ActivityInboundInterceptor for ActivityMetrics {
                 .with_label_values(&[activity.as_str(), outcome])
                 .observe(started.elapsed().as_secs_f64());
             result
-        })
+        };
+        Box::pin(timed.instrument(span))
     }
 }
