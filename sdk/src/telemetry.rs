@@ -81,13 +81,6 @@ pub struct Telemetry {
     tracer_provider: Option<SdkTracerProvider>,
 }
 
-impl Telemetry {
-    /// Whether spans are being sent to a collector.
-    pub fn exports_traces(&self) -> bool {
-        self.tracer_provider.is_some()
-    }
-}
-
 impl Drop for Telemetry {
     fn drop(&mut self) {
         if let Some(provider) = self.tracer_provider.take()

@@ -262,25 +262,25 @@ impl ObservedWorker {
 /// The activities of the day's runs that a worker has started and not finished, by the
 /// worker's pid (a worker process's identity is `<pid>@<host>`).
 async fn started_activities(client: &Client, date: &str) -> BTreeMap<String, BTreeSet<String>> {
-    let mut runs = vec![dealing_cycle::workflow_id(date)];
-    runs.extend(FUNDS.map(|fund| format!("external-trade/{date}/{fund}/buy")));
+    let mut descriptions = vec![
+        client
+            .get_workflow_handle::<DealingCycle>(dealing_cycle::workflow_id(date))
+            .describe(Default::default())
+            .await,
+    ];
+    for fund in FUNDS {
+        descriptions.push(
+            client
+                .get_workflow_handle::<ExternalTradeWorkflow>(format!(
+                    "external-trade/{date}/{fund}/buy"
+                ))
+                .describe(Default::default())
+                .await,
+        );
+    }
     let mut by_worker: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (n, run) in runs.into_iter().enumerate() {
-        let description = if n == 0 {
-            client
-                .get_workflow_handle::<DealingCycle>(run)
-                .describe(Default::default())
-                .await
-        } else {
-            client
-                .get_workflow_handle::<ExternalTradeWorkflow>(run)
-                .describe(Default::default())
-                .await
-        };
-        // A child run not started yet has nothing pending.
-        let Ok(description) = description else {
-            continue;
-        };
+    // A child run not started yet has nothing pending.
+    for description in descriptions.into_iter().flatten() {
         for pending in &description.raw().pending_activities {
             if pending.state() == PendingActivityState::Started {
                 let pid = pending
