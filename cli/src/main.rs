@@ -30,6 +30,7 @@ mod valuation;
 
 use std::process::ExitCode;
 
+use acme_sdk::telemetry::{LogFormat, LogOutput, Settings};
 use clap::{CommandFactory as _, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -44,6 +45,9 @@ use clap::{CommandFactory as _, Parser, Subcommand};
                   Exit codes: 0 done, 1 a check found a problem, 2 the command could not run."
 )]
 struct Cli {
+    /// How warnings and errors are written to stderr: text lines, or one JSON object per line
+    #[arg(long, global = true, env = "ACME_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -123,14 +127,20 @@ const DEFAULT_LOG_FILTER: &str = "error,acme=warn";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    // The worker's subscriber: the same log formats, and OTLP when OpenTelemetry's settings ask.
+    let _telemetry = match acme_sdk::telemetry::init(Settings {
+        format: cli.log_format,
+        default_filter: DEFAULT_LOG_FILTER,
+        output: LogOutput::Stderr,
+        service_name: "acme",
+    }) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
     let result = match cli.command {
         Command::Start(args) => runs::start(args).await,
         Command::Signal(args) => runs::signal(args).await,

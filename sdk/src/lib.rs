@@ -20,7 +20,10 @@
 //! - [`heartbeat`]: heartbeats around a long statement that cannot report progress;
 //! - [`failure`]: business rejections with stable codes, never retried;
 //! - [`metrics`]: the platform's business metrics, one list, one registry (ADR 16);
-//! - [`temporal`]: connecting to Temporal with a bounded wait and a helpful error;
+//! - [`telemetry`]: the log (text or JSON) and OTLP traces, one subscriber per program; the
+//!   span every activity runs in;
+//! - [`temporal`]: connecting to Temporal with a bounded wait and a helpful error (TLS failures
+//!   told apart);
 //! - `testkit` (feature): a local Temporal server per test binary, workers on fresh queues, and
 //!   the `harness`'s fault injector.
 
@@ -43,6 +46,7 @@ pub mod saga;
 pub mod schedule;
 pub mod search;
 pub mod steps;
+pub mod telemetry;
 pub mod temporal;
 #[cfg(feature = "testkit")]
 pub mod testkit;

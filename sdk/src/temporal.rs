@@ -2,7 +2,9 @@
 //! client settings (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_TLS_*` or a
 //! `temporal.toml` profile), payloads sealed with the keys of `ACME_PAYLOAD_KEYS` when it is set
 //! ([`crate::codec`]; a worker's data converter is its client's), a bounded wait, and an error
-//! that says what was tried and what to do.
+//! that says what was tried and what to do: a refused TLS handshake (no client certificate, one
+//! the server does not trust, a server certificate we do not trust) is told apart from a server
+//! that is not there, because the cure is a different setting.
 
 use std::time::Duration;
 
@@ -11,11 +13,16 @@ use temporalio_client::{Client, ClientOptions, Connection};
 
 use crate::codec::PayloadKeys;
 
+mod tls_refusal;
+
 /// How long to wait for Temporal before giving up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 const HINT: &str =
     "is the stack up? Run `ops/stack up` (or `ops/stack status`) and `source .acme/env`";
+const TLS_HINT: &str = "check TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH (a \
+     certificate the server's CA issued), TEMPORAL_TLS_SERVER_CA_CERT_PATH and \
+     TEMPORAL_TLS_SERVER_NAME (the CA and name of the server's certificate)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
@@ -27,6 +34,42 @@ pub enum ConnectError {
     Timeout { address: String },
     #[error("cannot connect to Temporal at {address}: {reason}; {HINT}")]
     Refused { address: String, reason: String },
+    #[error(
+        "cannot connect to Temporal at {address}: the TLS handshake failed: {reason}; {TLS_HINT}"
+    )]
+    Tls { address: String, reason: String },
+}
+
+impl ConnectError {
+    /// Why connecting failed, with every cause in `error`'s chain (tonic's own message is only
+    /// "transport error"); a TLS failure found anywhere in the chain is told as such.
+    fn refused(address: String, error: &(dyn std::error::Error + 'static)) -> Self {
+        let mut reason = error.to_string();
+        let mut tls = false;
+        let mut cause = Some(error);
+        while let Some(current) = cause {
+            tls |= is_tls_failure(current);
+            let text = current.to_string();
+            if !reason.contains(&text) {
+                reason = format!("{reason}: {text}");
+            }
+            cause = current.source();
+        }
+        if tls {
+            Self::Tls { address, reason }
+        } else {
+            Self::Refused { address, reason }
+        }
+    }
+}
+
+/// rustls's error, alone or carried in an I/O error (as hyper and h2 pass it on).
+fn is_tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    error.is::<tokio_rustls::rustls::Error>()
+        || error
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .is_some_and(|inner| inner.is::<tokio_rustls::rustls::Error>())
 }
 
 /// A client for the configured Temporal server and namespace.
@@ -44,18 +87,32 @@ pub async fn connect_as(identity: Option<&str>) -> Result<Client, ConnectError> 
     if let Some(identity) = identity {
         identity.clone_into(&mut connection_options.identity);
     }
-    let address = connection_options.target.to_string();
-    let connection = tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(connection_options))
+    let target = connection_options.target.clone();
+    let tls = connection_options.tls_options.clone();
+    let address = target.to_string();
+    let connected = tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(connection_options))
         .await
         .map_err(|_| ConnectError::Timeout {
             address: address.clone(),
-        })?
-        .map_err(|e| ConnectError::Refused {
-            address: address.clone(),
-            reason: e.to_string(),
         })?;
-    Client::new(connection, client_options).map_err(|e| ConnectError::Refused {
-        address,
-        reason: e.to_string(),
-    })
+    let connection = match connected {
+        Ok(connection) => connection,
+        Err(e) => {
+            let error = ConnectError::refused(address.clone(), &e);
+            return Err(match (&error, &tls) {
+                // tonic saw only a closed connection: ask the server why.
+                (ConnectError::Refused { reason, .. }, Some(tls)) => {
+                    match tls_refusal::tls_refusal(&target, tls).await {
+                        Some(refusal) => ConnectError::Tls {
+                            address,
+                            reason: format!("{refusal} ({reason})"),
+                        },
+                        None => error,
+                    }
+                }
+                _ => error,
+            });
+        }
+    };
+    Client::new(connection, client_options).map_err(|e| ConnectError::refused(address, &e))
 }

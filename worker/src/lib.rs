@@ -2,14 +2,13 @@
 //! queue): workflows, ledger activities, external calls. Workflows come from the catalog
 //! (`acme_workflows::register_workflows`) and activities from `acme_activities`'s own list
 //! (`register_ledger_activities`), so adding a process never edits this crate. The same assembly runs in `acme-worker` and in tests.
-//! [`ingress`] serves the custodian's callbacks, [`metrics`] the worker's `/metrics`, and
-//! [`logging`] sets the log's format.
+//! [`ingress`] serves the custodian's callbacks and [`metrics`] the worker's `/metrics`; the log
+//! and traces are `acme_sdk::telemetry`'s.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub mod ingress;
-pub mod logging;
 pub mod metrics;
 
 use acme_activities::custodian::{CustodianActivities, DEFAULT_CUSTODIAN_URL};

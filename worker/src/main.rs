@@ -1,12 +1,14 @@
 //! `acme-worker`: runs every catalogued process. Reads Temporal's standard client settings
 //! (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, … or a `temporal.toml` profile) and `DATABASE_URL`.
 //! Any number can run at once; they share the work through the task queues. SIGTERM or Ctrl-C
-//! stops polling, lets in-flight activities finish, then exits.
+//! stops polling, lets in-flight activities finish, then exits. Logs to stdout (`RUST_LOG`,
+//! default `info`); sends traces over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set
+//! (`acme_sdk::telemetry`).
 
 use acme_custodian::messages::CallbackSecret;
 use acme_ledger::Ledger;
 use acme_sdk::TaskQueues;
-use acme_worker::logging::LogFormat;
+use acme_sdk::telemetry::{LogFormat, LogOutput, Settings};
 use acme_worker::metrics::TemporalExporter;
 use acme_worker::{Limits, WorkerConfig, Workers};
 use anyhow::Context as _;
@@ -54,7 +56,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    acme_worker::logging::init(args.log_format);
+    let _telemetry = acme_sdk::telemetry::init(Settings {
+        format: args.log_format,
+        default_filter: "info",
+        output: LogOutput::Stdout,
+        service_name: "acme-worker",
+    })?;
     // Checked here, not by clap, whose error would print the refused secret.
     let callback_secret = args
         .callback_secret

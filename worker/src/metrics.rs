@@ -10,7 +10,9 @@
 //! scrape interval.
 //!
 //! [`ActivityMetrics`] is the activity interceptor that times every activity execution (every
-//! queue, local activities too) and counts retries; `Workers::build` always installs it.
+//! queue, local activities too), counts retries and runs each in its span
+//! (`acme_sdk::telemetry::activity_span`: workflow id, business key); `Workers::build` always
+//! installs it.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -28,6 +30,7 @@ use temporalio_sdk::activities::ActivityError;
 use temporalio_sdk::interceptors::{
     ActivityInboundInterceptor, ExecuteActivityInput, ExecuteActivityOutput, Next,
 };
+use tracing::Instrument as _;
 
 use crate::ActivityInterceptor;
 
@@ -206,8 +209,8 @@ async fn read_gauges<T, E: std::fmt::Display>(
     }
 }
 
-/// Times every activity execution by activity and outcome and counts retries, then hands over
-/// to `inner` (the harness's fault injector in tests), if any.
+/// Times every activity execution by activity and outcome, counts retries and runs it in its
+/// span, then hands over to `inner` (the harness's fault injector in tests), if any.
 #[derive(Debug)]
 pub struct ActivityMetrics {
     inner: Option<ActivityInterceptor>,
@@ -234,12 +237,13 @@ impl ActivityInboundInterceptor for ActivityMetrics {
                 .with_label_values(&[activity.as_str()])
                 .inc();
         }
+        let span = acme_sdk::telemetry::activity_span(info);
         let started = Instant::now();
-        let run = match &self.inner {
+        let run = span.in_scope(|| match &self.inner {
             Some(inner) => inner.execute_activity(input, next),
             None => next.run(input),
-        };
-        Box::pin(async move {
+        });
+        let timed = async move {
             let result = run.await;
             let outcome = match &result {
                 Ok(_) | Err(ActivityError::WillCompleteAsync) => "ok",
@@ -255,6 +259,7 @@ impl ActivityInboundInterceptor for ActivityMetrics {
                 .with_label_values(&[activity.as_str(), outcome])
                 .observe(started.elapsed().as_secs_f64());
             result
-        })
+        };
+        Box::pin(timed.instrument(span))
     }
 }

@@ -15,7 +15,7 @@ use crate::support::{Platform, on_local_set};
 
 /// The `acme` binary cargo built beside this test (`cargo test --workspace` builds it, as the
 /// cli crate's own tests need it).
-fn acme_binary() -> PathBuf {
+pub fn acme_binary() -> PathBuf {
     let binary = std::env::current_exe()
         .unwrap()
         .parent()

@@ -13,6 +13,8 @@ mod support;
 mod cli;
 mod ingress;
 mod stuck;
+mod tls;
+mod traces;
 mod workers;
 
 // Each process's own end-to-end tests: `processes/<name>/e2e.rs`, found by the build script.

@@ -100,16 +100,17 @@ impl Platform {
         self.spawn_worker_process_with(&[])
     }
 
-    /// The same, with more environment settings (e.g. payload keys).
+    /// The same, with more environment settings (e.g. payload keys), which win over these
+    /// (e.g. `TEMPORAL_ADDRESS` naming a proxy in front of the server).
     #[cfg(test)]
     pub fn spawn_worker_process_with(&self, settings: &[(&str, &str)]) -> tokio::process::Child {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_acme-worker"))
-            .envs(settings.iter().copied())
             .env("TEMPORAL_ADDRESS", self.temporal.address())
             .env("DATABASE_URL", self.db.app_url())
             .env("ACME_TASK_QUEUE", &self.temporal.queues.workflows)
             .env("ACME_CUSTODIAN_URL", &self.custodian_url)
             .env("RUST_LOG", "warn")
+            .envs(settings.iter().copied())
             .kill_on_drop(true)
             .spawn()
             .unwrap()

@@ -1,17 +1,27 @@
 //! Workers as operations see them: several share the queues, one killed mid-flight loses and
-//! doubles nothing, and one asked to stop (SIGTERM) stops cleanly.
+//! doubles nothing, two of three killed mid dealing cycle leave the survivor to finish the day
+//! (and its metrics show it), and one asked to stop (SIGTERM) stops cleanly.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use acme_sdk::testkit::eventually;
+use acme_workflows::dealing_cycle::{self, DealingCycle};
+use acme_workflows::external_trade::ExternalTradeWorkflow;
 use acme_workflows::invest_cash::InvestCash;
 use rust_decimal::Decimal;
 use serde_json::json;
 use temporalio_client::{
     Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle,
 };
+use temporalio_common::protos::temporal::api::enums::v1::PendingActivityState;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
+use crate::dealing_support::{
+    Dealing, FUNDS, assert_allocations_follow_the_rule, book_buys, entries_by_kind, internal_units,
+    monday,
+};
 use crate::support::{Platform, on_local_set};
 
 fn members(count: usize) -> Vec<(String, Option<&'static str>)> {
@@ -207,6 +217,168 @@ async fn sigterm_stops_a_worker_cleanly_and_another_finishes_the_work() {
         assert_eq!(platform.count("journal_entry").await, 2 * 10);
         assert_eq!(platform.count("member_trade").await, 3 * 10);
         platform.finish().await;
+    })
+    .await;
+}
+
+/// A worker process serving `/metrics` on a port of its own.
+struct ObservedWorker {
+    process: tokio::process::Child,
+    metrics: SocketAddr,
+}
+
+impl ObservedWorker {
+    fn spawn(platform: &Platform) -> Self {
+        let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let process =
+            platform.spawn_worker_process_with(&[("ACME_METRICS_LISTEN", &metrics.to_string())]);
+        Self { process, metrics }
+    }
+
+    fn pid(&self) -> String {
+        self.process.id().unwrap().to_string()
+    }
+
+    /// `acme_activity_retries_total` by activity: executions this worker ran on attempt 2 or
+    /// later, i.e. activities another worker had started and not finished.
+    async fn retries(&self) -> BTreeMap<String, u64> {
+        let text = reqwest::get(format!("http://{}/metrics", self.metrics))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter_map(|line| line.strip_prefix("acme_activity_retries_total{activity=\""))
+            .filter_map(|rest| rest.split_once("\"} "))
+            .map(|(activity, count)| (activity.to_owned(), count.parse().unwrap()))
+            .collect()
+    }
+}
+
+/// The activities of the day's runs that a worker has started and not finished, by the
+/// worker's pid (a worker process's identity is `<pid>@<host>`).
+async fn started_activities(client: &Client, date: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let mut descriptions = vec![
+        client
+            .get_workflow_handle::<DealingCycle>(dealing_cycle::workflow_id(date))
+            .describe(Default::default())
+            .await,
+    ];
+    for fund in FUNDS {
+        descriptions.push(
+            client
+                .get_workflow_handle::<ExternalTradeWorkflow>(format!(
+                    "external-trade/{date}/{fund}/buy"
+                ))
+                .describe(Default::default())
+                .await,
+        );
+    }
+    let mut by_worker: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // A child run not started yet has nothing pending.
+    for description in descriptions.into_iter().flatten() {
+        for pending in &description.raw().pending_activities {
+            if pending.state() == PendingActivityState::Started {
+                let pid = pending
+                    .last_worker_identity
+                    .split('@')
+                    .next()
+                    .unwrap_or_default();
+                by_worker.entry(pid.to_owned()).or_default().insert(
+                    pending
+                        .activity_type
+                        .as_ref()
+                        .map(|t| t.name.clone())
+                        .unwrap_or_default(),
+                );
+            }
+        }
+    }
+    by_worker
+}
+
+#[tokio::test]
+async fn two_of_three_workers_killed_mid_dealing_the_survivor_finishes_the_day() {
+    on_local_set(async {
+        const MEMBERS: i64 = 2_000;
+        let day = monday();
+        let dealing = Dealing::start(usize::try_from(MEMBERS).unwrap(), day).await;
+        let buys: Vec<(String, &str, Decimal)> = (0..MEMBERS)
+            .flat_map(|i| FUNDS.map(|fund| (format!("m-{i}"), fund, Decimal::new(5_000 + i, 2))))
+            .collect();
+        book_buys(dealing.ledger(), "failover", &buys).await;
+        let mut workers: Vec<ObservedWorker> = (0..3)
+            .map(|_| ObservedWorker::spawn(&dealing.platform))
+            .collect();
+        let handle = dealing.start_cycle(day).await;
+        dealing.wait_until_none_in(day, "created").await;
+        dealing.advance_one_day().await;
+
+        // Mid allocation: find the workers holding started activities of the day.
+        let client = dealing.platform.temporal.client();
+        let held = eventually(Duration::from_secs(60), || async {
+            let held = started_activities(client, &day.to_string()).await;
+            if held.is_empty() {
+                Err("no worker holds a started activity yet".to_owned())
+            } else {
+                Ok(held)
+            }
+        })
+        .await;
+        // The survivor is one that holds nothing, if there is one: then everything in flight
+        // dies with the other two.
+        let survivor = workers
+            .iter()
+            .position(|worker| !held.contains_key(&worker.pid()))
+            .unwrap_or(0);
+        let survivor = workers.remove(survivor);
+        let mut orphaned = BTreeSet::new();
+        for mut killed in workers {
+            orphaned.extend(held.get(&killed.pid()).cloned().unwrap_or_default());
+            // kill_on_drop's SIGKILL: no graceful shutdown, as when a machine dies.
+            killed.process.kill().await.unwrap();
+        }
+        assert!(
+            !orphaned.is_empty(),
+            "the killed workers held nothing: {held:?}"
+        );
+
+        dealing.wait_until_none_in(day, "placed").await;
+        dealing.advance_one_day().await;
+        tokio::time::timeout(
+            Duration::from_secs(180),
+            handle.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .expect("the survivor did not finish the day")
+        .unwrap();
+
+        // The books hold and nothing was done twice.
+        assert_eq!(
+            assert_allocations_follow_the_rule(dealing.ledger(), day).await,
+            3
+        );
+        let entries = entries_by_kind(dealing.ledger()).await;
+        assert_eq!(entries.get("dealing.allocated"), Some(&(3 * MEMBERS)));
+        assert_eq!(
+            internal_units(dealing.ledger()).await,
+            dealing.holdings().await
+        );
+        // The survivor's metrics show the failover: it ran again what the killed workers held
+        // (any one of them: a short one may have finished between the look and the kill).
+        let retries = survivor.retries().await;
+        assert!(
+            orphaned
+                .iter()
+                .any(|activity| retries.get(activity).is_some_and(|count| *count > 0)),
+            "the survivor shows no retry of {orphaned:?}: {retries:?}"
+        );
+        drop(survivor);
+        dealing.finish().await;
     })
     .await;
 }
