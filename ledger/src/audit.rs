@@ -22,6 +22,8 @@ pub enum OperatorVerb {
     Acknowledge,
     /// Resolve a reconciliation break, with a reason.
     Resolve,
+    /// Release a held contribution schedule (its run re-checks the payment), with a reason.
+    Release,
 }
 
 impl OperatorVerb {
@@ -34,6 +36,7 @@ impl OperatorVerb {
             Self::Schedule => "schedule",
             Self::Acknowledge => "acknowledge",
             Self::Resolve => "resolve",
+            Self::Release => "release",
         }
     }
 
@@ -47,6 +50,7 @@ impl OperatorVerb {
             Self::Schedule => "scheduled",
             Self::Acknowledge => "acknowledged",
             Self::Resolve => "resolved",
+            Self::Release => "released",
         }
     }
 }

@@ -2,13 +2,14 @@
 //! queue): workflows, ledger activities, external calls. Workflows come from the catalog
 //! (`acme_workflows::register_workflows`) and activities from `acme_activities`'s own list
 //! (`register_ledger_activities`), so adding a process never edits this crate. The same assembly runs in `acme-worker` and in tests.
-//! [`ingress`] serves the custodian's callbacks, [`metrics`] the worker's `/metrics`, and
-//! [`logging`] sets the log's format.
+//! [`ingress`] serves the custodian's callbacks, [`intake`] the clients' HTTP API (ADR 25),
+//! [`metrics`] the worker's `/metrics`, and [`logging`] sets the log's format.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub mod ingress;
+pub mod intake;
 pub mod logging;
 pub mod metrics;
 
@@ -172,4 +173,16 @@ impl Workers {
         }
         Ok(())
     }
+}
+
+/// Serves one of the worker's HTTP routers ([`metrics::router`], [`intake::router`]) on
+/// `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
