@@ -290,6 +290,22 @@ async fn a_schedule_is_stored_as_the_cli_imports_it_then_invested_once_paid() {
         assert_eq!((status, &replayed), (StatusCode::ACCEPTED, &accepted));
         let (status, body) = api.schedule("k-1", &format!("{HEADER}m-0,1.00,0,2026-11\n")).await;
         assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("idempotency_key.reused")));
+        // The same file for another employer: 409; a malformed Idempotency-Key: 422. Nothing
+        // stored either way.
+        let (status, body) = answer(
+            api.post("/v1/contribution-schedules?employer=other-ltd")
+                .body(file.clone()),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::CONFLICT, Some("schedule.other_employer"))
+        );
+        let (status, body) = api.schedule("two words", &file).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("idempotency_key.invalid"))
+        );
         assert_eq!((schedules().await, intents(platform).await), (1, 1));
 
         // Exactly as `acme contributions import` lands it: the same file is the same schedule,
