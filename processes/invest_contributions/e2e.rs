@@ -13,9 +13,7 @@ use acme_sdk::testkit::eventually;
 use acme_workflows::invest_contributions::{self, Input, InvestContributions};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
-use temporalio_client::{
-    Client, WorkflowGetResultOptions, WorkflowHandle, WorkflowSignalOptions,
-};
+use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowHandle, WorkflowSignalOptions};
 use uuid::Uuid;
 
 use crate::cli::Acme;
@@ -195,7 +193,14 @@ async fn a_held_schedule_is_released_by_an_operator_only_once_the_bank_shows_wha
 
         // Paid £10 short: held.
         let handle = start_run(&dealing, schedule.schedule_id).await;
-        pay(&dealing, "p-1", reference, booked_days_ago(1), due - Decimal::TEN).await;
+        pay(
+            &dealing,
+            "p-1",
+            reference,
+            booked_days_ago(1),
+            due - Decimal::TEN,
+        )
+        .await;
         advise_payment(&handle, reference).await;
         wait_for_status(&pool, schedule.schedule_id, "held").await;
 
@@ -234,14 +239,25 @@ async fn a_held_schedule_is_released_by_an_operator_only_once_the_bank_shows_wha
 
         // Both releases are in the audit log with their reasons; a third is refused.
         let audit = acme
-            .json(&["audit", "--workflow", &format!("contributions/{id}"), "--output", "json"])
+            .json(&[
+                "audit",
+                "--workflow",
+                &format!("contributions/{id}"),
+                "--output",
+                "json",
+            ])
             .await;
         let releases: Vec<(&str, &str)> = audit
             .as_array()
             .unwrap()
             .iter()
             .filter(|a| a["action"] == "release")
-            .map(|a| (a["operator"].as_str().unwrap(), a["reason"].as_str().unwrap()))
+            .map(|a| {
+                (
+                    a["operator"].as_str().unwrap(),
+                    a["reason"].as_str().unwrap(),
+                )
+            })
             .collect();
         assert_eq!(
             releases,
@@ -258,7 +274,10 @@ async fn a_held_schedule_is_released_by_an_operator_only_once_the_bank_shows_wha
 }
 
 /// Starts the schedule's run, checking only when advised (the hourly poll never comes in a test).
-async fn start_run(dealing: &Dealing, schedule_id: Uuid) -> WorkflowHandle<Client, InvestContributions> {
+async fn start_run(
+    dealing: &Dealing,
+    schedule_id: Uuid,
+) -> WorkflowHandle<Client, InvestContributions> {
     acme_sdk::start::<InvestContributions>(
         dealing.platform.temporal.client(),
         &dealing.platform.temporal.queues,
