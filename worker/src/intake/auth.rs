@@ -93,3 +93,44 @@ impl FromRequestParts<Intake> for Caller {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn digest(key: &str) -> String {
+        hex::encode(Sha256::digest(key.as_bytes()))
+    }
+
+    #[test]
+    fn a_key_finds_its_own_client_and_no_other() {
+        let keys = ApiKeys::parse(&format!(
+            "payroll:{}, portal:{}",
+            digest("payroll-secret"),
+            digest("portal-secret")
+        ))
+        .unwrap();
+        assert_eq!(keys.client_of("payroll-secret"), Some("payroll"));
+        assert_eq!(keys.client_of("portal-secret"), Some("portal"));
+        assert_eq!(keys.client_of("payroll-secre"), None);
+        assert_eq!(keys.client_of(""), None);
+        // A digest is not a key.
+        assert_eq!(keys.client_of(&digest("payroll-secret")), None);
+    }
+
+    #[test]
+    fn a_configuration_holding_keys_instead_of_digests_is_refused() {
+        let refused = |text: &str| ApiKeys::parse(text).unwrap_err().to_string();
+        assert!(refused("payroll:the-key-itself").contains("SHA-256"));
+        assert!(refused("payroll").contains("CLIENT:SHA256HEX"));
+        assert!(refused("").contains("no API keys"));
+        let twice = format!("a:{},a:{}", digest("x"), digest("y"));
+        assert!(refused(&twice).contains("twice"));
+        assert!(refused(&format!("bad client:{}", digest("x"))).contains("client id"));
+        // Nothing about the keys is printed.
+        let keys = ApiKeys::parse(&format!("a:{}", digest("x"))).unwrap();
+        assert_eq!(format!("{keys:?}"), "ApiKeys([\"a\"])");
+    }
+}
