@@ -6,6 +6,7 @@
 //! - [`custodian`]: the custodian gateway (orders and their status), on the external queue;
 //! - [`dealing`]: the dealing book: closing a day into external trades, pricing, allocation,
 //!   settlement and the compensation of a rejected trade;
+//! - [`intake`]: the HTTP intake's requests as received, with their Idempotency-Key (ADR 25);
 //! - [`ledger`]: posting journal entries (`ledger.post_entries`);
 //! - [`members`]: reference data, onboarding, and what a member's investment needs;
 //! - [`prices`]: closing prices, recorded append-only with their source; a day's prices for
@@ -31,6 +32,7 @@
 pub mod contributions;
 pub mod custodian;
 pub mod dealing;
+pub mod intake;
 pub mod ledger;
 pub mod members;
 pub mod prices;

@@ -1,24 +1,31 @@
 //! `acme contributions`: import an employer's contribution schedule (docs/contributions.md),
-//! invest it once paid, read its rejection report, and get the file back exactly as received.
+//! invest it once paid, release it when held, read its rejection report, and get the file back
+//! exactly as received.
+
+use std::time::Duration;
 
 use acme_activities::contributions::import::{self, Imported, LIMITS, RejectedRow, Upload};
+use acme_ledger::audit::OperatorVerb;
 use acme_sdk::EmployerId;
 use acme_workflows::invest_contributions::{self, InvestContributions};
 use anyhow::Context as _;
 use chrono::Utc;
 use clap::Subcommand;
+use temporalio_client::{UntypedWorkflow, WorkflowExecutionStatus, WorkflowSignalOptions};
 use uuid::Uuid;
 
 use crate::Outcome;
 use crate::connect::{self, AppDatabase, ReadonlyDatabase};
 use crate::operator::{Operator, OperatorArgs};
 use crate::output::{self, Format};
-use crate::run;
+use crate::{run, runs, temporal};
 
 /// Rejections `import` prints; the rest are one `acme contributions rejections` away.
 const REJECTIONS_SHOWN: i64 = 20;
 /// Rejections one page of the report holds.
 const REPORT_PAGE: i64 = 10_000;
+/// How long `release` waits to say what the run's re-check found.
+const RELEASE_WAIT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Subcommand)]
 pub enum ContributionsCommand {
@@ -48,6 +55,23 @@ pub enum ContributionsCommand {
         /// Wait for the run to finish and print what it invested
         #[arg(long)]
         wait: bool,
+        #[command(flatten)]
+        operator: OperatorArgs,
+    },
+    /// Release a held schedule (paid short or over) once the employer has settled the
+    /// difference: its run re-reads the bank statement now (restarted if it gave up) and invests
+    /// the schedule only if the statement shows exactly what is due
+    #[command(
+        after_help = "Example: acme contributions release 6f9619ff-8b86-5011-b42d-00c04fc964ff \
+                      --reason \"employer paid the £10.00 short on 3 Dec (ticket 12)\"\n\
+                      Exit 1 if the bank statement still does not show what is due (the schedule\n\
+                      stays held); nothing is ever invested that has not arrived."
+    )]
+    Release {
+        schedule: Uuid,
+        /// Why: how the employer settled the difference (recorded in the audit log)
+        #[arg(long)]
+        reason: String,
         #[command(flatten)]
         operator: OperatorArgs,
     },
@@ -133,6 +157,11 @@ pub async fn run(command: ContributionsCommand) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Done)
         }
+        ContributionsCommand::Release {
+            schedule,
+            reason,
+            operator,
+        } => release(schedule, &reason, &operator).await,
         ContributionsCommand::Rejections {
             schedule,
             output,
@@ -166,6 +195,121 @@ pub async fn run(command: ContributionsCommand) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
     }
+}
+
+/// `acme contributions release`: see the command's help and docs/contributions.md.
+async fn release(schedule: Uuid, reason: &str, args: &OperatorArgs) -> anyhow::Result<Outcome> {
+    anyhow::ensure!(
+        !reason.trim().is_empty(),
+        "--reason must say how the employer settled the difference; nothing was done"
+    );
+    let operator = Operator::connect(args).await?;
+    let pool = operator.audit().pool();
+    let held = import::find(pool, schedule)
+        .await?
+        .with_context(|| format!("no schedule {schedule}"))?;
+    anyhow::ensure!(
+        held.status == "held",
+        "schedule {schedule} is {}: only a held schedule (paid short or over) is released; \
+         nothing was done",
+        held.status
+    );
+    let workflow_id = invest_contributions::workflow_id(&schedule.to_string());
+    let handle = operator
+        .client()
+        .get_workflow_handle::<InvestContributions>(workflow_id.clone());
+    let running = handle
+        .describe(Default::default())
+        .await
+        .is_ok_and(|run| run.status() == WorkflowExecutionStatus::Running);
+    let checks_before = if running {
+        checks(&workflow_id, operator.client()).await
+    } else {
+        0
+    };
+    let detail = serde_json::json!({
+        "schedule_id": schedule,
+        "payment_reference": held.payment_reference,
+        // A running run is woken; one that gave up (or never ran) is started again.
+        "run": if running { "signalled" } else { "started" },
+    });
+    operator
+        .act(
+            OperatorVerb::Release,
+            &workflow_id,
+            Some(reason),
+            detail,
+            async {
+                if running {
+                    handle
+                        .signal(
+                            InvestContributions::payment_advised,
+                            held.payment_reference.clone(),
+                            WorkflowSignalOptions::default(),
+                        )
+                        .await
+                        .with_context(|| format!("cannot wake {workflow_id}"))
+                } else {
+                    acme_sdk::start::<InvestContributions>(
+                        operator.client(),
+                        &temporal::task_queues(),
+                        invest_contributions::Input {
+                            schedule_id: schedule.to_string(),
+                            poll_every_secs: None,
+                            chunk_rows: None,
+                        },
+                    )
+                    .await
+                    .map(drop)
+                    .with_context(|| format!("cannot start {workflow_id}"))
+                }
+            },
+        )
+        .await?;
+    println!("released: {workflow_id} re-checks the bank statement now");
+    // The run's own check decides; this only waits to say what it found.
+    let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
+    loop {
+        let status = import::find(pool, schedule).await?.map(|s| s.status);
+        if matches!(status.as_deref(), Some("funded" | "invested")) {
+            println!(
+                "the bank statement shows £{} under {}: funded, being invested",
+                held.employer_total + held.member_total,
+                held.payment_reference
+            );
+            return Ok(Outcome::Done);
+        }
+        if checks(&workflow_id, operator.client()).await > checks_before {
+            println!(
+                "the bank statement still does not show £{} under {}: the schedule stays held \
+                 and the run keeps checking (`acme describe {workflow_id}`)",
+                held.employer_total + held.member_total,
+                held.payment_reference
+            );
+            return Ok(Outcome::CheckFailed);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{workflow_id} has not checked within {}s (is a worker running?); it will: see \
+             `acme describe {workflow_id}`",
+            RELEASE_WAIT.as_secs()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// How many payment checks the run has made (0 when it cannot be asked yet).
+async fn checks(workflow_id: &str, client: &temporalio_client::Client) -> u64 {
+    let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id.to_owned());
+    runs::query_json(
+        &handle,
+        acme_sdk::process::STATUS_QUERY,
+        Duration::from_secs(5),
+    )
+    .await
+    .ok()
+    .and_then(|status| status["checks"].as_u64())
+    .unwrap_or(0)
 }
 
 fn print_imported(imported: &Imported, shown: &[RejectedRow]) {

@@ -53,4 +53,4 @@ grant update (approved_by, approved_at, reversing_entry_id) on ledger_reversal t
 alter table operator_action drop constraint operator_action_action_check;
 alter table operator_action add constraint operator_action_action_check
     check (action in ('start', 'signal', 'cancel', 'terminate', 'schedule', 'acknowledge',
-                      'resolve', 'reverse', 'approve'));
+                      'resolve', 'release', 'reverse', 'approve'));

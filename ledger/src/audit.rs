@@ -27,6 +27,8 @@ pub enum OperatorVerb {
     Reverse,
     /// Approve another operator's reversal request, posting the reversing entry.
     Approve,
+    /// Release a held contribution schedule (its run re-checks the payment), with a reason.
+    Release,
 }
 
 impl OperatorVerb {
@@ -41,6 +43,7 @@ impl OperatorVerb {
             Self::Resolve => "resolve",
             Self::Reverse => "reverse",
             Self::Approve => "approve",
+            Self::Release => "release",
         }
     }
 
@@ -56,6 +59,7 @@ impl OperatorVerb {
             Self::Resolve => "resolved",
             Self::Reverse => "reversed",
             Self::Approve => "approved",
+            Self::Release => "released",
         }
     }
 }

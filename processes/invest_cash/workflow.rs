@@ -222,6 +222,12 @@ impl InvestCash {
 }
 
 /// The input, parsed: every field checked before anything is written.
+/// Checks a request as the run will, before anything is stored or started: an intake refuses
+/// bad input with the run's own codes instead of starting a run that fails.
+pub fn check_input(input: &Input) -> Result<(), BusinessError> {
+    Request::parse(input, &workflow_id(&input.request_id)).map(drop)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Request {
     workflow_id: WorkflowId,

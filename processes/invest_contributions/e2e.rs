@@ -20,9 +20,10 @@ use acme_workflows::reconciliation::{self, Reconciliation};
 use chrono::{Days, NaiveDate};
 use rust_decimal::Decimal;
 use sqlx::PgPool;
-use temporalio_client::{WorkflowGetResultOptions, WorkflowSignalOptions};
+use temporalio_client::{Client, WorkflowGetResultOptions, WorkflowHandle, WorkflowSignalOptions};
 use uuid::Uuid;
 
+use crate::cli::Acme;
 use crate::dealing_support::*;
 use crate::harness::{Scenario, World};
 use crate::support::{InProcessWorker, on_local_set};
@@ -45,36 +46,6 @@ async fn import_schedule(pool: &PgPool, members: usize) -> Imported {
     import::import(pool, &upload, Cursor::new(file.into_bytes()), LIMITS)
         .await
         .unwrap()
-}
-
-/// A booking date `days` before today: the run reads the bank's statement as of its own (UTC)
-/// day, so the test's payments are booked on days already come, whatever the dealing date.
-fn booked_days_ago(days: u64) -> NaiveDate {
-    chrono::Utc::now()
-        .date_naive()
-        .checked_sub_days(Days::new(days))
-        .unwrap()
-}
-
-/// An employer's payment into ACME's bank account, staged at the simulator's bank.
-async fn pay(dealing: &Dealing, payment_id: &str, reference: &str, on: NaiveDate, amount: Decimal) {
-    let response = dealing
-        .http
-        .post(format!("{}/bank/payments", dealing.platform.custodian_url))
-        .json(&serde_json::json!({
-            "payment_id": payment_id,
-            "reference": reference,
-            "amount": amount.to_string(),
-            "booking_date": on,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{:?}",
-        response.text().await
-    );
 }
 
 /// Reconciles `date` (the books against the custodian's and the bank's statements).
@@ -116,36 +87,14 @@ async fn a_schedule_is_held_while_short_then_invested_and_dealt_in_the_next_cycl
         let due = schedule.employer_total + schedule.member_total;
         assert_eq!(due, Decimal::new(50 * 12_550 + (0..50).sum::<i64>(), 2));
 
-        // Checks only when the bank advises a payment (the hourly poll never comes in the test).
-        let handle = acme_sdk::start::<InvestContributions>(
-            dealing.platform.temporal.client(),
-            &dealing.platform.temporal.queues,
-            input(schedule.schedule_id, 3_600),
-        )
-        .await
-        .unwrap();
+        let handle = start_run(&dealing, schedule.schedule_id).await;
         let reference = schedule.payment_reference.as_str();
-        let advise = || async {
-            handle
-                .signal(
-                    InvestContributions::payment_advised,
-                    reference.to_owned(),
-                    WorkflowSignalOptions::default(),
-                )
-                .await
-                .unwrap();
-        };
+        let advise = || advise_payment(&handle, reference);
         // Paid £10 short on Monday: a break; the schedule is held and nothing moves.
         let short = due - Decimal::TEN;
         pay(&dealing, "p-1", reference, booked_days_ago(1), short).await;
         advise().await;
-        eventually(Duration::from_secs(30), || async {
-            match schedule_status(&pool, schedule.schedule_id).await.as_str() {
-                "held" => Ok(()),
-                other => Err(format!("the schedule is {other}, not held")),
-            }
-        })
-        .await;
+        wait_for_status(&pool, schedule.schedule_id, "held").await;
         let finding: (Decimal, Decimal, String) = sqlx::query_as(
             "select due, paid, outcome from contribution_payment_check order by check_id desc",
         )
@@ -270,6 +219,149 @@ async fn a_schedule_is_held_while_short_then_invested_and_dealt_in_the_next_cycl
         assert_eq!(payment["theirs"], due.to_string());
         worker.stop().await;
         dealing.finish().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_held_schedule_is_released_by_an_operator_only_once_the_bank_shows_what_is_due() {
+    on_local_set(async {
+        let dealing = Dealing::start(3, monday()).await;
+        let worker = dealing.platform.spawn_worker("worker-1");
+        let pool = dealing.ledger().pool().clone();
+        let schedule = import_schedule(&pool, 3).await.schedule;
+        let id = schedule.schedule_id.to_string();
+        let due = schedule.employer_total + schedule.member_total;
+        let reference = schedule.payment_reference.as_str();
+        let acme = Acme::new(&dealing.platform);
+        let release = |reason: &'static str| {
+            let id = id.clone();
+            let acme = &acme;
+            async move {
+                acme.run(&["contributions", "release", &id, "--reason", reason])
+                    .await
+            }
+        };
+
+        // Not held (nothing paid yet): nothing to release, nothing recorded.
+        let received = release("too early").await;
+        assert_eq!(received.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&received.stderr).contains("is received"));
+
+        // Paid £10 short: held.
+        let handle = start_run(&dealing, schedule.schedule_id).await;
+        pay(
+            &dealing,
+            "p-1",
+            reference,
+            booked_days_ago(1),
+            due - Decimal::TEN,
+        )
+        .await;
+        advise_payment(&handle, reference).await;
+        wait_for_status(&pool, schedule.schedule_id, "held").await;
+
+        // Released while still short: the run re-checks, finds it short, the schedule stays held
+        // and nothing is invested (exit 1).
+        let still_short = release("employer says it paid").await;
+        assert_eq!(
+            still_short.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&still_short.stderr)
+        );
+        assert_eq!(schedule_status(&pool, schedule.schedule_id).await, "held");
+        assert_eq!(dealing.platform.count("member_trade").await, 0);
+
+        // The run gives up (terminated here, as after its last check); the employer tops up the
+        // £10; released, a new run finds the exact total and invests.
+        handle
+            .terminate(
+                temporalio_client::WorkflowTerminateOptions::builder()
+                    .reason("stands in for a run that gave up")
+                    .build(),
+            )
+            .await
+            .unwrap();
+        pay(&dealing, "p-2", reference, booked_days_ago(1), Decimal::TEN).await;
+        let released = release("employer paid the £10.00 short (ticket 12)").await;
+        assert_eq!(
+            released.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&released.stderr)
+        );
+        wait_for_status(&pool, schedule.schedule_id, "invested").await;
+        assert_eq!(dealing.platform.count("member_trade").await, 9);
+
+        // Both releases are in the audit log with their reasons; a third is refused.
+        let audit = acme
+            .json(&[
+                "audit",
+                "--workflow",
+                &format!("contributions/{id}"),
+                "--output",
+                "json",
+            ])
+            .await;
+        let releases: Vec<(&str, &str)> = audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["action"] == "release")
+            .map(|a| {
+                (
+                    a["operator"].as_str().unwrap(),
+                    a["reason"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            releases,
+            vec![
+                ("alice", "employer paid the £10.00 short (ticket 12)"),
+                ("alice", "employer says it paid"),
+            ]
+        );
+        assert_eq!(release("again").await.status.code(), Some(2));
+        worker.stop().await;
+        dealing.finish().await;
+    })
+    .await;
+}
+
+/// Starts the schedule's run, checking only when advised (the hourly poll never comes in a test).
+async fn start_run(
+    dealing: &Dealing,
+    schedule_id: Uuid,
+) -> WorkflowHandle<Client, InvestContributions> {
+    acme_sdk::start::<InvestContributions>(
+        dealing.platform.temporal.client(),
+        &dealing.platform.temporal.queues,
+        input(schedule_id, 3_600),
+    )
+    .await
+    .unwrap()
+}
+
+/// The bank's advice of a payment under `reference`: the run checks now.
+async fn advise_payment(handle: &WorkflowHandle<Client, InvestContributions>, reference: &str) {
+    handle
+        .signal(
+            InvestContributions::payment_advised,
+            reference.to_owned(),
+            WorkflowSignalOptions::default(),
+        )
+        .await
+        .unwrap();
+}
+
+async fn wait_for_status(pool: &PgPool, schedule_id: Uuid, wanted: &str) {
+    eventually(Duration::from_secs(60), || async {
+        match schedule_status(pool, schedule_id).await.as_str() {
+            status if status == wanted => Ok(()),
+            other => Err(format!("the schedule is {other}, not {wanted}")),
+        }
     })
     .await;
 }

@@ -2,13 +2,14 @@
 //! queue): workflows, ledger activities, external calls. Workflows come from the catalog
 //! (`acme_workflows::register_workflows`) and activities from `acme_activities`'s own list
 //! (`register_ledger_activities`), so adding a process never edits this crate. The same assembly runs in `acme-worker` and in tests.
-//! [`ingress`] serves the custodian's callbacks and [`metrics`] the worker's `/metrics`; the log
-//! and traces are `acme_sdk::telemetry`'s.
+//! [`ingress`] serves the custodian's callbacks, [`intake`] the clients' HTTP API (ADR 25) and
+//! [`metrics`] the worker's `/metrics`; the log and traces are `acme_sdk::telemetry`'s.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub mod ingress;
+pub mod intake;
 pub mod metrics;
 
 use acme_activities::custodian::{CustodianActivities, DEFAULT_CUSTODIAN_URL};
@@ -171,4 +172,16 @@ impl Workers {
         }
         Ok(())
     }
+}
+
+/// Serves one of the worker's HTTP routers ([`metrics::router`], [`intake::router`]) on
+/// `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -9,6 +9,7 @@ use acme_custodian::messages::CallbackSecret;
 use acme_ledger::Ledger;
 use acme_sdk::TaskQueues;
 use acme_sdk::telemetry::{LogFormat, LogOutput, Settings};
+use acme_worker::intake::{ApiKeys, IntakeConfig};
 use acme_worker::metrics::TemporalExporter;
 use acme_worker::{Limits, WorkerConfig, Workers};
 use anyhow::Context as _;
@@ -42,6 +43,20 @@ struct Args {
     /// are refused
     #[arg(long, env = "ACME_CALLBACK_SECRET", hide_env_values = true)]
     callback_secret: Option<String>,
+    /// Also serve the HTTP intake (contribution schedules, investments; ADR 25) on this address,
+    /// e.g. 127.0.0.1:7500
+    #[arg(long, env = "ACME_INTAKE_LISTEN", requires = "api_keys")]
+    intake_listen: Option<std::net::SocketAddr>,
+    /// The intake's clients: `CLIENT:SHA256,CLIENT:SHA256`, each the SHA-256 (hex) of the
+    /// client's API key (`printf %s "$KEY" | sha256sum`), never the key itself
+    #[arg(long, env = "ACME_API_KEYS", hide_env_values = true)]
+    api_keys: Option<String>,
+    /// The largest schedule file the intake accepts, in bytes (larger: 413)
+    #[arg(long, env = "ACME_INTAKE_MAX_SCHEDULE_BYTES", default_value_t = acme_worker::intake::DEFAULT_MAX_SCHEDULE_BYTES)]
+    intake_max_schedule_bytes: u64,
+    /// Connections the intake keeps to the ledger database, apart from the activities' pool
+    #[arg(long, env = "ACME_INTAKE_DB_CONNECTIONS", default_value_t = 8)]
+    intake_db_connections: u32,
     /// Serve Prometheus metrics (`/metrics`: the platform's `acme_*` and the Temporal SDK's
     /// `temporal_*`) on this address, e.g. 0.0.0.0:9464; off when unset
     #[arg(long, env = "ACME_METRICS_LISTEN")]
@@ -113,6 +128,36 @@ async fn main() -> anyhow::Result<()> {
             }
         });
     }
+    if let Some(address) = args.intake_listen {
+        let keys = ApiKeys::parse(args.api_keys.as_deref().unwrap_or_default())
+            .context("ACME_API_KEYS")?;
+        // A pool of its own: a burst of uploads cannot take the activities' connections.
+        let intake_pool = PgPoolOptions::new()
+            .max_connections(args.intake_db_connections)
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(&args.database_url)
+            .await
+            .context("cannot connect the intake to PostgreSQL at DATABASE_URL")?;
+        let listener = acme_worker::intake::bind(address).await?;
+        tracing::info!(%address, "serving the HTTP intake");
+        let router = acme_worker::intake::router(
+            client.clone(),
+            intake_pool,
+            IntakeConfig {
+                keys,
+                queues: config.queues.clone(),
+                max_schedule_bytes: args.intake_max_schedule_bytes,
+            },
+        );
+        tokio::spawn(async move {
+            let stop = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            if let Err(e) = acme_worker::serve(listener, router, stop).await {
+                tracing::error!("HTTP intake stopped: {e}");
+            }
+        });
+    }
     if let Some(address) = args.metrics_listen {
         let listener = acme_worker::metrics::bind(address).await?;
         tracing::info!(%address, "serving metrics on /metrics");
@@ -121,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
             let stop = async {
                 let _ = tokio::signal::ctrl_c().await;
             };
-            if let Err(e) = acme_worker::metrics::serve(listener, router, stop).await {
+            if let Err(e) = acme_worker::serve(listener, router, stop).await {
                 tracing::error!("metrics endpoint stopped: {e}");
             }
         });

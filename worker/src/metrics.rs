@@ -111,17 +111,6 @@ pub async fn bind(address: SocketAddr) -> anyhow::Result<tokio::net::TcpListener
         .map_err(|e| anyhow::anyhow!("cannot serve metrics on {address}: {e}"))
 }
 
-/// Serves [`router`] on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-}
-
 async fn scrape(State(endpoint): State<Endpoint>) -> Response {
     if let Some(ledger) = &endpoint.ledger {
         refresh_gauges(ledger, &endpoint.last_refresh).await;

@@ -556,3 +556,39 @@ pub async fn give_units(ledger: &Ledger, member: &str, asset: &str, units: Decim
     );
     ledger.post(&entry).await.unwrap();
 }
+
+/// A booking date `days` before today: the run reads the bank's statement as of its own (UTC)
+/// day, so the test's payments are booked on days already come, whatever the dealing date.
+pub fn booked_days_ago(days: u64) -> NaiveDate {
+    chrono::Utc::now()
+        .date_naive()
+        .checked_sub_days(Days::new(days))
+        .unwrap()
+}
+
+/// An employer's payment into ACME's bank account, staged at the simulator's bank.
+pub async fn pay(
+    dealing: &Dealing,
+    payment_id: &str,
+    reference: &str,
+    on: NaiveDate,
+    amount: Decimal,
+) {
+    let response = dealing
+        .http
+        .post(format!("{}/bank/payments", dealing.platform.custodian_url))
+        .json(&serde_json::json!({
+            "payment_id": payment_id,
+            "reference": reference,
+            "amount": amount.to_string(),
+            "booking_date": on,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{:?}",
+        response.text().await
+    );
+}

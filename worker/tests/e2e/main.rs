@@ -12,6 +12,7 @@ mod support;
 
 mod cli;
 mod ingress;
+mod intake;
 mod stuck;
 mod tls;
 mod traces;
