@@ -58,6 +58,7 @@ catalog![
     external_trade::ExternalTradeWorkflow,
     invest_cash::InvestCash,
     invest_contributions::InvestContributions,
+    rebalance_day::RebalanceDay,
     reconciliation::Reconciliation,
     reconciliation_daily::ReconciliationDaily,
     sell_units::SellUnits,

@@ -1,0 +1,251 @@
+//! `rebalance-day` end to end, against a real Temporal server, a fresh database and the custodian
+//! simulator: a staged market move on one fund makes a known set of pots drift; with a price
+//! missing the run is refused and trades nothing; once the day's prices are recorded the plan
+//! names the drifted pots, the run reserves and sells exactly their excess units, skips (and
+//! names) the pot with a trade in flight, and a re-run of the date creates nothing new; the next
+//! dealing cycle deals the sells like any other and pays the proceeds into the pots.
+
+use acme_activities::prices::{self, Quote};
+use acme_activities::rebalance;
+use acme_activities::rebalance_day::Rebalanced;
+use acme_workflows::closing_prices::{self, ClosingPrices};
+use acme_workflows::rebalance_day::{self, Input, RebalanceDay};
+use chrono::{Days, NaiveDate};
+use rust_decimal::Decimal;
+
+use crate::dealing_support::*;
+use crate::harness::{DealingWorld, Scenario};
+use crate::support::{failure_code, on_local_set};
+
+fn tuesday() -> NaiveDate {
+    monday().checked_add_days(Days::new(1)).unwrap()
+}
+
+fn dec(text: &str) -> Decimal {
+    text.parse().unwrap()
+}
+
+/// Monday's closing prices after the move: the equity fund has gone from £2 to £3.
+const MOVED_PRICES: [&str; 3] = ["3.000000", "1.000000", "1.000000"];
+/// On the balanced model (50/40/10) at £2 equity, drifted at £3: 25 × 3 = 75 of 125.
+const DRIFTING: [&str; 3] = ["25", "40", "10"];
+/// On the model at £3 equity: 75 / 60 / 15 of 150.
+const ON_TARGET: [&str; 3] = ["25", "60", "15"];
+/// What a drifted pot sells: (75 − 62.50) / £3 = 4.166666 units of the equity fund.
+const EXCESS_UNITS: &str = "4.166666";
+
+async fn hold(dealing: &Dealing, member: &str, units: [&str; 3]) {
+    for (fund, units) in FUNDS.iter().zip(units) {
+        give_units(dealing.ledger(), member, fund, dec(units)).await;
+    }
+}
+
+/// Stages Monday's market move at the simulator, closes Monday there and records its prices.
+async fn move_market_and_record(dealing: &Dealing) {
+    for (fund, price) in FUNDS.iter().zip(MOVED_PRICES) {
+        dealing.price(fund, monday(), price).await;
+    }
+    dealing.advance_one_day().await;
+    dealing
+        .platform
+        .run::<ClosingPrices>(closing_prices::Input {
+            date: monday().to_string(),
+        })
+        .await
+        .unwrap();
+}
+
+async fn rebalance(dealing: &Dealing, date: NaiveDate) -> Result<Rebalanced, Option<String>> {
+    dealing
+        .platform
+        .run::<RebalanceDay>(Input {
+            date: date.to_string(),
+            chunk_size: Some(2),
+        })
+        .await
+        .map_err(|error| failure_code(&error))
+}
+
+async fn units(dealing: &Dealing, member: &str, fund: &str, purpose: &str) -> Decimal {
+    sqlx::query_scalar(
+        "select coalesce(sum(b.amount), 0) from balance b join account a using (account_id)
+         join pot p using (pot_id)
+         where p.owner_kind = 'member' and p.owner_ref = $1 and a.asset_code = $2
+           and a.purpose = $3",
+    )
+    .bind(member)
+    .bind(fund)
+    .bind(purpose)
+    .fetch_one(dealing.ledger().pool())
+    .await
+    .unwrap()
+}
+
+/// The re-balancing sells: (member, fund, units, status), by member.
+async fn rebalancing_sells(dealing: &Dealing) -> Vec<(String, String, Decimal, String)> {
+    sqlx::query_as(
+        "select member_id, asset_code, units, status from member_trade
+         where origin_workflow_id like 'rebalance/%' and side = 'sell' order by member_id",
+    )
+    .fetch_all(dealing.ledger().pool())
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn drifted_pots_sell_their_excess_once_and_the_dealing_cycle_deals_it() {
+    on_local_set(async {
+        let dealing = Dealing::start(7, monday()).await;
+        let worker = dealing.platform.spawn_worker("worker-1");
+        let pool = dealing.ledger().pool();
+        for member in ["m-0", "m-1", "m-2", "m-5"] {
+            hold(&dealing, member, DRIFTING).await;
+        }
+        for member in ["m-3", "m-4"] {
+            hold(&dealing, member, ON_TARGET).await;
+        }
+        // m-5 drifts too, but sells some bonds of its own first: a trade in flight. m-6 holds
+        // nothing.
+        dealing
+            .sell("m5-own-sale", "m-5", FUNDS[1], "1".into())
+            .await
+            .unwrap();
+
+        // No price is recorded yet: refused, nothing traded.
+        assert_eq!(
+            rebalance(&dealing, monday()).await.unwrap_err().as_deref(),
+            Some("price.missing")
+        );
+        assert_eq!(rebalancing_sells(&dealing).await, vec![]);
+
+        move_market_and_record(&dealing).await;
+        // A day whose prices are not recorded (Tuesday): stale, nothing traded either.
+        assert_eq!(
+            rebalance(&dealing, tuesday()).await.unwrap_err().as_deref(),
+            Some("price.stale")
+        );
+        assert_eq!(rebalancing_sells(&dealing).await, vec![]);
+
+        // The plan names what the run will do.
+        let plan = rebalance::plan(pool, monday()).await.unwrap();
+        assert_eq!((plan.drifted, plan.skipped_in_flight), (3, 1), "{plan:?}");
+
+        // The run (a failed run of the date may run again): three pots sell, m-5 is skipped.
+        let done = rebalance(&dealing, monday()).await.unwrap();
+        assert_eq!(
+            (done.pots_selling, done.sell_trades, done.already_done),
+            (3, 3, 0),
+            "{done:?}"
+        );
+        assert_eq!(
+            (done.skipped_in_flight, done.skipped_members.clone()),
+            (1, vec!["m-5".to_owned()])
+        );
+        let sells: Vec<_> = ["m-0", "m-1", "m-2"]
+            .map(|m| {
+                (
+                    m.to_owned(),
+                    FUNDS[0].to_owned(),
+                    dec(EXCESS_UNITS),
+                    "pending".to_owned(),
+                )
+            })
+            .into();
+        assert_eq!(rebalancing_sells(&dealing).await, sells);
+        for member in ["m-0", "m-1", "m-2"] {
+            assert_eq!(
+                units(&dealing, member, FUNDS[0], "reserved").await,
+                dec(EXCESS_UNITS)
+            );
+            assert_eq!(
+                units(&dealing, member, FUNDS[0], "available").await,
+                dec("25") - dec(EXCESS_UNITS)
+            );
+        }
+        dealing
+            .platform
+            .record_run::<RebalanceDay>(
+                &rebalance_day::workflow_id(&monday().to_string()),
+                "drifted-pots",
+            )
+            .await;
+
+        // Again: the completed run answers, and nothing new is created or posted.
+        let entries = dealing.platform.count("journal_entry").await;
+        assert_eq!(rebalance(&dealing, monday()).await.unwrap(), done);
+        assert_eq!(rebalancing_sells(&dealing).await, sells);
+        assert_eq!(dealing.platform.count("journal_entry").await, entries);
+
+        // Tuesday's dealing cycle sells them with m-5's own sale; the proceeds are the pots'.
+        dealing.deal(tuesday()).await.unwrap();
+        assert_eq!(
+            assert_allocations_follow_the_rule(dealing.ledger(), tuesday()).await,
+            2
+        );
+        let sold: Vec<_> = rebalancing_sells(&dealing)
+            .await
+            .into_iter()
+            .map(|(_, _, _, status)| status)
+            .collect();
+        assert_eq!(sold, vec!["settled"; 3]);
+        for member in ["m-0", "m-1", "m-2"] {
+            assert_eq!(
+                units(&dealing, member, FUNDS[0], "reserved").await,
+                Decimal::ZERO
+            );
+            assert!(dealing.platform.cash(member, "available").await > Decimal::ZERO);
+        }
+        assert!(dealing.ledger().check_invariants().await.unwrap().holds());
+        worker.stop().await;
+        dealing.finish().await;
+    })
+    .await;
+}
+
+/// The harness's scenario (`worker/tests/e2e/harness.rs`): re-balancing Monday.
+#[derive(Debug, Default)]
+pub struct Harness;
+
+impl Scenario for Harness {
+    type Process = RebalanceDay;
+    type World = DealingWorld;
+
+    /// Two drifted pots at recorded prices.
+    async fn start(&self, interceptor: acme_worker::ActivityInterceptor) -> DealingWorld {
+        let world = DealingWorld::start(2, interceptor).await;
+        let dealing = &world.dealing;
+        for member in ["m-0", "m-1"] {
+            hold(dealing, member, DRIFTING).await;
+        }
+        // Recorded directly, so the run under the harness is the only one.
+        let quotes: Vec<Quote> = FUNDS
+            .iter()
+            .zip(MOVED_PRICES)
+            .map(|(fund, price)| Quote {
+                asset_code: (*fund).to_owned(),
+                price: price.to_owned(),
+            })
+            .collect();
+        prices::record(
+            dealing.ledger().pool(),
+            monday(),
+            "custodian",
+            "fixture",
+            &quotes,
+        )
+        .await
+        .unwrap();
+        world
+    }
+
+    async fn run(&self, world: &DealingWorld) -> Result<(), String> {
+        let done = rebalance(&world.dealing, monday())
+            .await
+            .map_err(|code| format!("{code:?}"))?;
+        if done.pots_selling == 2 {
+            Ok(())
+        } else {
+            Err(format!("expected two pots to sell: {done:?}"))
+        }
+    }
+}
