@@ -4,8 +4,9 @@
 //! ones with the plan's own SQL (`crate::rebalance::POSITIONS` and `TRADES`, the rule of ADR 18),
 //! reserves the units each sells (`available → reserved`, one entry per pot keyed
 //! `<workflow id>/reserve-units/<member>`), creates the pending sell trades (origin
-//! `<workflow id>/<member>`, id the md5 uuid of `<origin>/sell/<asset>`) and seals the entries,
-//! in one transaction.
+//! `<workflow id>/<member>`, id the md5 uuid of `<origin>/sell/<asset>`), records the buys their
+//! proceeds will fund (each underweight fund, weighted by its shortfall; `trade_book::switches`,
+//! ADR 26) and seals the entries, in one transaction.
 //!
 //! Idempotent per (date, pot): a pot that already has a trade of this run's origin is done and
 //! taken no further, so a chunk or a whole run repeated creates nothing new. A drifted pot with
@@ -30,7 +31,7 @@ use crate::ledger_failure;
 use crate::members::CASH;
 use crate::prices::{self, price_failure};
 use crate::rebalance::{POSITIONS, TRADES};
-use crate::trade_book::{member_trades, trade_book_failure};
+use crate::trade_book::{member_trades, switches, trade_book_failure};
 
 /// The step's name: the middle of each reservation's key, and of its bulk progress.
 pub const STEP: &str = "reserve-units";
@@ -265,6 +266,19 @@ impl PotWalk<'_> {
         )
         .await
         .map_err(trade_book_failure)?;
+        // The buys the proceeds will fund once they are known: each underweight fund, weighted
+        // by its shortfall (ADR 26).
+        sqlx::query(
+            "create temp table staged_target on commit drop as
+             select member_id as trade_key, asset_code, -gap as weight from chunk_position
+             where gap < 0 and pot_id in (select pot_id from staged_sell)",
+        )
+        .execute(&mut *conn)
+        .await
+        .map_err(LedgerError::from)?;
+        switches::record_targets(conn, &self.run.workflow_id)
+            .await
+            .map_err(trade_book_failure)?;
         staged::seal(conn).await.map_err(ledger_failure)?;
         Ok((u64::try_from(pots).unwrap_or(0), trades))
     }

@@ -3,11 +3,14 @@
 //! missing the run is refused and trades nothing; once the day's prices are recorded the plan
 //! names the drifted pots, the run reserves and sells exactly their excess units, skips (and
 //! names) the pot with a trade in flight, and a re-run of the date creates nothing new; the next
-//! dealing cycle deals the sells like any other and pays the proceeds into the pots.
+//! dealing cycle deals the sells like any other, half filled: the proceeds that arrived fund the
+//! switch's buys, split by the shortfalls and shrunk pro rata, never overdrawn; the cycle after
+//! buys them, and the ledger's invariants hold throughout.
 
 use acme_activities::prices::{self, Quote};
 use acme_activities::rebalance;
 use acme_activities::rebalance_day::Rebalanced;
+use acme_custodian::messages::Faults;
 use acme_workflows::closing_prices::{self, ClosingPrices};
 use acme_workflows::rebalance_day::{self, Input, RebalanceDay};
 use chrono::{Days, NaiveDate};
@@ -90,6 +93,37 @@ async fn rebalancing_sells(dealing: &Dealing) -> Vec<(String, String, Decimal, S
     .fetch_all(dealing.ledger().pool())
     .await
     .unwrap()
+}
+
+/// A member's re-balancing sell: its proceeds and what they reserved for the switch's buys.
+async fn switch_funding(dealing: &Dealing, member: &str) -> (Decimal, Decimal) {
+    sqlx::query_as(
+        "select delivered, switched from member_trade
+         where origin_workflow_id like 'rebalance/%' and member_id = $1",
+    )
+    .bind(member)
+    .fetch_one(dealing.ledger().pool())
+    .await
+    .unwrap()
+}
+
+/// The buys a member's switch created from its proceeds: (fund, cash, status), by fund code.
+async fn switch_buys(dealing: &Dealing, member: &str) -> Vec<(String, Decimal, String)> {
+    sqlx::query_as(
+        "select asset_code, cash_amount, status from member_trade
+         where origin_workflow_id like 'external-trade/%' and member_id = $1 and side = 'buy'
+         order by asset_code",
+    )
+    .bind(member)
+    .fetch_all(dealing.ledger().pool())
+    .await
+    .unwrap()
+}
+
+/// `floor(proceeds × weight / total)` to the penny.
+fn share(proceeds: Decimal, weight: &str, total: &str) -> Decimal {
+    (proceeds * dec(weight) / dec(total))
+        .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::ToZero)
 }
 
 #[tokio::test]
@@ -176,7 +210,15 @@ async fn drifted_pots_sell_their_excess_once_and_the_dealing_cycle_deals_it() {
         assert_eq!(rebalancing_sells(&dealing).await, sells);
         assert_eq!(dealing.platform.count("journal_entry").await, entries);
 
-        // Tuesday's dealing cycle sells them with m-5's own sale; the proceeds are the pots'.
+        // Tuesday's dealing cycle sells them with m-5's own sale, and the custodian fills only
+        // half of each order: half the units come back, and the proceeds that arrive fund the
+        // buys, split by the shortfalls (bond 50 − 40 = 10, property 12.50 − 10 = 2.50).
+        dealing
+            .faults(&Faults {
+                partial_fill: dec("0.5"),
+                ..Faults::default()
+            })
+            .await;
         dealing.deal(tuesday()).await.unwrap();
         assert_eq!(
             assert_allocations_follow_the_rule(dealing.ledger(), tuesday()).await,
@@ -188,12 +230,62 @@ async fn drifted_pots_sell_their_excess_once_and_the_dealing_cycle_deals_it() {
             .map(|(_, _, _, status)| status)
             .collect();
         assert_eq!(sold, vec!["settled"; 3]);
+        let mut bought = Vec::new();
         for member in ["m-0", "m-1", "m-2"] {
             assert_eq!(
                 units(&dealing, member, FUNDS[0], "reserved").await,
                 Decimal::ZERO
             );
-            assert!(dealing.platform.cash(member, "available").await > Decimal::ZERO);
+            assert_eq!(
+                units(&dealing, member, FUNDS[0], "available").await,
+                dec("25") - dec("2.083333")
+            );
+            let (proceeds, switched) = switch_funding(&dealing, member).await;
+            let bond = share(proceeds, "10", "12.5");
+            let property = share(proceeds, "2.5", "12.5");
+            assert_eq!(switched, bond + property, "{member}");
+            assert_eq!(
+                switch_buys(&dealing, member).await,
+                vec![
+                    (FUNDS[1].to_owned(), bond, "pending".to_owned()),
+                    (FUNDS[2].to_owned(), property, "pending".to_owned()),
+                ]
+            );
+            // Never more than arrived: the buys' cash is reserved, the pennies left available.
+            assert_eq!(dealing.platform.cash(member, "reserved").await, switched);
+            let left = dealing.platform.cash(member, "available").await;
+            assert_eq!(left, proceeds - switched);
+            assert!(left < dec("0.02"), "{member}: {left}");
+            bought.push((member, bond, property));
+        }
+        // m-5's own sale was no switch: its proceeds are simply its cash.
+        assert_eq!(
+            dealing.platform.cash("m-5", "reserved").await,
+            Decimal::ZERO
+        );
+        assert!(dealing.ledger().check_invariants().await.unwrap().holds());
+
+        // The next dealing cycle buys them like any other trades.
+        dealing.faults(&Faults::default()).await;
+        let thursday = tuesday().checked_add_days(Days::new(2)).unwrap();
+        dealing.deal(thursday).await.unwrap();
+        assert_eq!(
+            assert_allocations_follow_the_rule(dealing.ledger(), thursday).await,
+            2
+        );
+        for (member, bond, property) in bought {
+            let statuses: Vec<_> = switch_buys(&dealing, member)
+                .await
+                .into_iter()
+                .map(|(_, _, status)| status)
+                .collect();
+            assert_eq!(statuses, vec!["settled"; 2]);
+            assert_eq!(
+                dealing.platform.cash(member, "reserved").await,
+                Decimal::ZERO
+            );
+            assert!(units(&dealing, member, FUNDS[1], "available").await > dec("40"));
+            assert!(!bond.is_zero() && !property.is_zero());
         }
         assert!(dealing.ledger().check_invariants().await.unwrap().holds());
         worker.stop().await;

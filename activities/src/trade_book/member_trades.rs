@@ -321,7 +321,8 @@ pub async fn aggregate_chunk(
 pub enum Amount {
     /// What the member put in: cash for a buy, units for a sell.
     Ordered,
-    /// What the member was allocated of the delivered asset.
+    /// What the member was allocated of the delivered asset, less what a switch reserved of it
+    /// for its buys (ADR 26).
     Delivered,
 }
 
@@ -330,7 +331,8 @@ impl Amount {
     fn column(self) -> &'static str {
         match self {
             Self::Ordered => "coalesce(cash_amount, units)",
-            Self::Delivered => "delivered",
+            // A sell's proceeds reserved for its switch's buys are already spoken for.
+            Self::Delivered => "delivered - coalesce(switched, 0)",
         }
     }
 }
@@ -370,7 +372,8 @@ pub async fn take_chunk(
         "with taken as (
              insert into chunk_trade (seq, trade_id, member_id, amount)
              select row_number() over (order by trade_id), trade_id, member_id, {}
-             from (select trade_id, member_id, cash_amount, units, delivered from member_trade
+             from (select trade_id, member_id, cash_amount, units, delivered, switched
+                   from member_trade
                    where external_trade_id = $1 and status = $2
                      and ($3::uuid is null or trade_id > $3)
                    order by trade_id limit $4) t
