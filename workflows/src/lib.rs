@@ -62,4 +62,5 @@ catalog![
     reconciliation::Reconciliation,
     reconciliation_daily::ReconciliationDaily,
     sell_units::SellUnits,
+    switch_funds::SwitchFunds,
 ];

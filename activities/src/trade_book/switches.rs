@@ -79,3 +79,21 @@ pub async fn record_switched(conn: &mut PgConnection) -> Result<u64, TradeBookEr
     .await?
     .rows_affected())
 }
+
+/// Records that the proceeds of the sells of `origin` buy `asset` alone (a member's switch from
+/// one fund to another); recording it again changes nothing.
+pub async fn record_single_target(
+    pool: &sqlx::PgPool,
+    origin: &str,
+    asset: &str,
+) -> Result<(), TradeBookError> {
+    sqlx::query(
+        "insert into switch_target (origin_workflow_id, asset_code, weight) values ($1, $2, 1)
+         on conflict (origin_workflow_id, asset_code) do nothing",
+    )
+    .bind(origin)
+    .bind(asset)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
