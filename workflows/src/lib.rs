@@ -52,6 +52,7 @@ macro_rules! catalog {
 }
 
 catalog![
+    change_profile::ChangeProfile,
     closing_prices::ClosingPrices,
     dealing_cutoff::DealingCutoff,
     dealing_cycle::DealingCycle,

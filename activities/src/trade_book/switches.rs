@@ -97,3 +97,22 @@ pub async fn record_single_target(
     .await?;
     Ok(())
 }
+
+/// Records that the proceeds of the sells of `origin` buy the model portfolio `portfolio`, by
+/// its weights (a member's change of risk profile); recording it again changes nothing.
+pub async fn record_portfolio_targets(
+    pool: &sqlx::PgPool,
+    origin: &str,
+    portfolio: &str,
+) -> Result<(), TradeBookError> {
+    sqlx::query(
+        "insert into switch_target (origin_workflow_id, asset_code, weight)
+         select $1, asset_code, weight from model_weight where portfolio_code = $2
+         on conflict (origin_workflow_id, asset_code) do nothing",
+    )
+    .bind(origin)
+    .bind(portfolio)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
