@@ -58,6 +58,28 @@ async fn move_market_and_record(dealing: &Dealing) {
         .unwrap();
 }
 
+/// Records Monday's moved prices of the first `funds` funds straight into the ledger.
+async fn record_directly(dealing: &Dealing, funds: usize) {
+    let quotes: Vec<Quote> = FUNDS
+        .iter()
+        .zip(MOVED_PRICES)
+        .take(funds)
+        .map(|(fund, price)| Quote {
+            asset_code: (*fund).to_owned(),
+            price: price.to_owned(),
+        })
+        .collect();
+    prices::record(
+        dealing.ledger().pool(),
+        monday(),
+        "custodian",
+        "fixture",
+        &quotes,
+    )
+    .await
+    .unwrap();
+}
+
 async fn rebalance(dealing: &Dealing, date: NaiveDate) -> Result<Rebalanced, Option<String>> {
     dealing
         .platform
@@ -145,7 +167,9 @@ async fn drifted_pots_sell_their_excess_once_and_the_dealing_cycle_deals_it() {
             .await
             .unwrap();
 
-        // No price is recorded yet: refused, nothing traded.
+        // Monday's price of one fund is missing (the other two are recorded, as the simulator
+        // will publish them): refused, nothing traded.
+        record_directly(&dealing, 2).await;
         assert_eq!(
             rebalance(&dealing, monday()).await.unwrap_err().as_deref(),
             Some("price.missing")
@@ -160,9 +184,25 @@ async fn drifted_pots_sell_their_excess_once_and_the_dealing_cycle_deals_it() {
         );
         assert_eq!(rebalancing_sells(&dealing).await, vec![]);
 
-        // The plan names what the run will do.
+        // The plan says what the run will do, pot by pot: m-0 to m-2 sell their excess equity.
         let plan = rebalance::plan(pool, monday()).await.unwrap();
         assert_eq!((plan.drifted, plan.skipped_in_flight), (3, 1), "{plan:?}");
+        let pots: Vec<i64> = sqlx::query_scalar("select pot_id from member order by pot_id")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        let planned: Vec<(String, String, Decimal)> =
+            rebalance::planned_trades(pool, monday(), &pots)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|(_, _, _, units, _, _)| *units > Decimal::ZERO)
+                .map(|(_, member, fund, units, _, _)| (member, fund, units))
+                .collect();
+        assert_eq!(
+            planned,
+            ["m-0", "m-1", "m-2"].map(|m| (m.to_owned(), FUNDS[0].to_owned(), dec(EXCESS_UNITS)))
+        );
 
         // The run (a failed run of the date may run again): three pots sell, m-5 is skipped.
         let done = rebalance(&dealing, monday()).await.unwrap();
@@ -310,23 +350,7 @@ impl Scenario for Harness {
             hold(dealing, member, DRIFTING).await;
         }
         // Recorded directly, so the run under the harness is the only one.
-        let quotes: Vec<Quote> = FUNDS
-            .iter()
-            .zip(MOVED_PRICES)
-            .map(|(fund, price)| Quote {
-                asset_code: (*fund).to_owned(),
-                price: price.to_owned(),
-            })
-            .collect();
-        prices::record(
-            dealing.ledger().pool(),
-            monday(),
-            "custodian",
-            "fixture",
-            &quotes,
-        )
-        .await
-        .unwrap();
+        record_directly(dealing, FUNDS.len()).await;
         world
     }
 
