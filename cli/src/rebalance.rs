@@ -4,8 +4,8 @@
 //! buy on D+1, before anything is created. Reads only (the read-only role).
 //!
 //! `acme rebalance run --date D`: starts `rebalance-day` (`rebalance/<date>`, recorded in the
-//! operator audit log like any start), which reserves and creates the drifted pots' sells, and
-//! prints what it did.
+//! operator audit log like any start), which reserves and creates the drifted pots' sells (whose
+//! proceeds buy the pots' shortfalls once priced, ADR 26), and prints what it did.
 
 use acme_activities::rebalance;
 use acme_workflows::rebalance_day::{Input, RebalanceDay};
@@ -31,7 +31,8 @@ pub enum RebalanceCommand {
         #[command(flatten)]
         database: ReadonlyDatabase,
     },
-    /// Sell the drifted pots' overweight units (starts `rebalance/<date>`) and wait for it
+    /// Re-balance the drifted pots: sell their overweight units; the proceeds buy their
+    /// shortfalls once priced (starts `rebalance/<date>` and waits for it)
     #[command(after_help = "Example: acme rebalance run --date 2026-11-23")]
     Run {
         /// The business date whose closing prices value the pots, YYYY-MM-DD (recorded first
@@ -41,8 +42,6 @@ pub enum RebalanceCommand {
         /// Pots per chunk (one transaction each), 1 to 50,000
         #[arg(long)]
         chunk_size: Option<i64>,
-        #[arg(long, value_enum, default_value_t)]
-        output: Format,
         #[command(flatten)]
         operator: OperatorArgs,
     },
@@ -91,7 +90,6 @@ pub async fn run(command: RebalanceCommand) -> anyhow::Result<Outcome> {
         RebalanceCommand::Run {
             date,
             chunk_size,
-            output,
             operator,
         } => {
             let operator = Operator::connect(&operator).await?;
@@ -101,21 +99,13 @@ pub async fn run(command: RebalanceCommand) -> anyhow::Result<Outcome> {
             };
             let handle = run::start::<RebalanceDay>(&operator, input).await?;
             let done = run::wait(&handle).await?;
-            match output {
-                Format::Json => output::json(&done)?,
-                Format::Table => {
-                    println!(
-                        "re-balancing {date}: {} pots selling ({} sell trades created), {} \
-                         skipped (trades in flight), {} already done by this date's run",
-                        done.pots_selling,
-                        done.sell_trades,
-                        done.skipped_in_flight,
-                        done.already_done
-                    );
-                    if !done.skipped_members.is_empty() {
-                        println!("skipped: {}", done.skipped_members.join(", "));
-                    }
-                }
+            println!(
+                "re-balancing {date}: {} pots selling ({} sell trades created), {} skipped \
+                 (trades in flight), {} already done by this date's run",
+                done.pots_selling, done.sell_trades, done.skipped_in_flight, done.already_done
+            );
+            if !done.skipped_members.is_empty() {
+                println!("skipped: {}", done.skipped_members.join(", "));
             }
             Ok(Outcome::Done)
         }

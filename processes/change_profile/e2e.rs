@@ -8,6 +8,7 @@ use acme_workflows::change_profile::{self, ChangeProfile, Input, Output};
 use chrono::{Days, NaiveDate};
 use rust_decimal::Decimal;
 
+use crate::cli::Acme;
 use crate::dealing_support::*;
 use crate::harness::{DealingWorld, Scenario};
 use crate::support::{failure_code, on_local_set};
@@ -75,6 +76,23 @@ async fn a_new_risk_profile_sells_the_pot_and_buys_the_new_model_with_the_procee
             Some("balanced")
         );
 
+        let said = Acme::new(&dealing.platform)
+            .ok(&[
+                "member",
+                "set-profile",
+                "m-0",
+                "--portfolio",
+                "cautious",
+                "--request-id",
+                "p-0",
+                "--wait",
+            ])
+            .await;
+        assert!(
+            said.contains("balanced -> cautious; 2 sell trades"),
+            "{said}"
+        );
+        // The request again attaches to the run that did it.
         let changed = set_profile(&dealing, "p-0", "m-0", "cautious")
             .await
             .unwrap();

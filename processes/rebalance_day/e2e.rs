@@ -16,6 +16,7 @@ use acme_workflows::rebalance_day::{self, Input, RebalanceDay};
 use chrono::{Days, NaiveDate};
 use rust_decimal::Decimal;
 
+use crate::cli::Acme;
 use crate::dealing_support::*;
 use crate::harness::{DealingWorld, Scenario};
 use crate::support::{failure_code, on_local_set};
@@ -244,8 +245,17 @@ async fn drifted_pots_sell_their_excess_once_and_the_dealing_cycle_deals_it() {
             )
             .await;
 
-        // Again: the completed run answers, and nothing new is created or posted.
+        // Again, by the operator's command and by a start: the completed run answers, and
+        // nothing new is created or posted.
         let entries = dealing.platform.count("journal_entry").await;
+        let said = Acme::new(&dealing.platform)
+            .ok(&["rebalance", "run", "--date", &monday().to_string()])
+            .await;
+        assert!(
+            said.contains("3 pots selling (3 sell trades created), 1 skipped")
+                && said.contains("skipped: m-5"),
+            "{said}"
+        );
         assert_eq!(rebalance(&dealing, monday()).await.unwrap(), done);
         assert_eq!(rebalancing_sells(&dealing).await, sells);
         assert_eq!(dealing.platform.count("journal_entry").await, entries);

@@ -6,7 +6,8 @@
 //!   open attaches to it, and one after it completed attaches to the completed run.
 //! - Outcome: one bulk step, `rebalance_day.create_sells`, walks the pots in chunks and, per
 //!   drifted pot, reserves the units it sells and creates the pending sell trades (origin
-//!   `rebalance/<date>/<member>`), which the next dealing cycle deals like any other. The result
+//!   `rebalance/<date>/<member>`) with the buys their proceeds will fund (the pot's shortfalls,
+//!   ADR 26), which the next dealing cycle deals like any other. The result
 //!   counts the pots selling, the trades created, the pots skipped because they had trades in
 //!   flight (naming the first few members) and those already done by this run.
 //! - Failure: a malformed date or chunk size fails with `date.invalid` /

@@ -8,6 +8,7 @@ use acme_workflows::switch_funds::{self, Input, Output, SwitchFunds};
 use chrono::{Days, NaiveDate};
 use rust_decimal::Decimal;
 
+use crate::cli::Acme;
 use crate::dealing_support::*;
 use crate::harness::{DealingWorld, Scenario};
 use crate::support::{failure_code, on_local_set};
@@ -109,10 +110,23 @@ async fn a_switch_sells_on_one_day_and_buys_with_the_proceeds_on_the_next() {
             failure_code(&refused.unwrap_err()).as_deref(),
             Some("ledger.overdraft")
         );
-        // m-1 switches all its equity into property.
-        switch(&dealing, "s-1", "m-1", (equity, property), "100")
-            .await
-            .unwrap();
+        // m-1 switches all its equity into property, by the operator's command.
+        let said = Acme::new(&dealing.platform)
+            .ok(&[
+                "switch",
+                "--member",
+                "m-1",
+                "--from",
+                equity,
+                "--to",
+                property,
+                "--all",
+                "--request-id",
+                "s-1",
+                "--wait",
+            ])
+            .await;
+        assert!(said.contains("reserved 10"), "{said}");
 
         // Monday's cycle sells; allocating the sells creates the switches' buys from what came.
         dealing.deal(monday()).await.unwrap();
