@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use acme_ledger::chart::Asset;
-use acme_ledger::{AccountId, AssetKind, Ledger, LedgerError, OwnerKind};
+use acme_ledger::{AccountId, AssetKind, Ledger, LedgerError, NewEntry, NewPosting, OwnerKind};
 use acme_sdk::{AssetCode, BusinessError};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -157,6 +157,41 @@ pub struct SalePlan {
     pub units_reserved: AccountId,
 }
 
+impl SalePlan {
+    /// The entry of a sale that reserves `units` of the fund (`available → reserved`), keyed
+    /// `<workflow id>/reserve-units`: the ledger refuses it if the member holds fewer.
+    pub fn reserve_entry(
+        &self,
+        workflow_id: &str,
+        process: &str,
+        kind: &str,
+        effective_date: chrono::NaiveDate,
+        units: Decimal,
+    ) -> NewEntry {
+        NewEntry {
+            idempotency_key: acme_sdk::step_key(workflow_id, "reserve-units"),
+            kind: kind.to_owned(),
+            process: process.to_owned(),
+            workflow_id: workflow_id.to_owned(),
+            effective_date,
+            metadata: std::collections::BTreeMap::from([(
+                "member_id".to_owned(),
+                self.member_id.clone(),
+            )]),
+            postings: vec![
+                NewPosting {
+                    account_id: self.units_available,
+                    amount: -units,
+                },
+                NewPosting {
+                    account_id: self.units_reserved,
+                    amount: units,
+                },
+            ],
+        }
+    }
+}
+
 /// A member and a fund, for [`MemberActivities::plan_sale`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaleRequest {
@@ -264,47 +299,52 @@ impl MemberActivities {
         _ctx: ActivityContext,
         request: SaleRequest,
     ) -> Result<SalePlan, ActivityError> {
-        let known = trade_book::members::exists(self.ledger.pool(), &request.member_id)
-            .await
-            .map_err(trade_book_failure)?;
-        if !known {
-            return Err(BusinessError::new("member.unknown", "the member does not exist").into());
-        }
-        let fund: Option<(String, i16)> = sqlx::query_as(
-            "select asset_code, scale from asset where asset_code = $1 and kind = 'fund'",
-        )
-        .bind(&request.asset)
-        .fetch_optional(self.ledger.pool())
-        .await?;
-        let (Some((code, scale)), Ok(asset)) = (fund, AssetCode::parse(&request.asset)) else {
-            return Err(BusinessError::new(
-                "asset.unknown",
-                format!("{:?} is not a fund on the platform", request.asset),
-            )
-            .into());
-        };
-        let accounts = self
-            .ledger
-            .open_pots_in_bulk(
-                OwnerKind::Member,
-                std::slice::from_ref(&request.member_id),
-                &[(asset.clone(), "available"), (asset.clone(), "reserved")],
-            )
-            .await
-            .map_err(crate::ledger_failure)?;
-        let Some(&[units_available, units_reserved]) = accounts.first().map(Vec::as_slice) else {
-            return Err(anyhow::anyhow!(
-                "the ledger did not open {code} accounts for {}",
-                request.member_id
-            )
-            .into());
-        };
-        Ok(SalePlan {
-            member_id: request.member_id,
-            asset,
-            scale: u32::try_from(scale).unwrap_or_default(),
-            units_available,
-            units_reserved,
-        })
+        sale_plan(&self.ledger, request).await
     }
+}
+
+/// What [`MemberActivities::plan_sale`] returns, for any process that sells a member's units:
+/// the member's accounts for the fund, opened if needed.
+pub async fn sale_plan(ledger: &Ledger, request: SaleRequest) -> Result<SalePlan, ActivityError> {
+    let known = trade_book::members::exists(ledger.pool(), &request.member_id)
+        .await
+        .map_err(trade_book_failure)?;
+    if !known {
+        return Err(BusinessError::new("member.unknown", "the member does not exist").into());
+    }
+    let fund: Option<(String, i16)> = sqlx::query_as(
+        "select asset_code, scale from asset where asset_code = $1 and kind = 'fund'",
+    )
+    .bind(&request.asset)
+    .fetch_optional(ledger.pool())
+    .await?;
+    let (Some((code, scale)), Ok(asset)) = (fund, AssetCode::parse(&request.asset)) else {
+        return Err(BusinessError::new(
+            "asset.unknown",
+            format!("{:?} is not a fund on the platform", request.asset),
+        )
+        .into());
+    };
+    let accounts = ledger
+        .open_pots_in_bulk(
+            OwnerKind::Member,
+            std::slice::from_ref(&request.member_id),
+            &[(asset.clone(), "available"), (asset.clone(), "reserved")],
+        )
+        .await
+        .map_err(crate::ledger_failure)?;
+    let Some(&[units_available, units_reserved]) = accounts.first().map(Vec::as_slice) else {
+        return Err(anyhow::anyhow!(
+            "the ledger did not open {code} accounts for {}",
+            request.member_id
+        )
+        .into());
+    };
+    Ok(SalePlan {
+        member_id: request.member_id,
+        asset,
+        scale: u32::try_from(scale).unwrap_or_default(),
+        units_available,
+        units_reserved,
+    })
 }

@@ -75,7 +75,7 @@ pub const POSITIONS: &str = "
 /// has `(pot_id, member_id, asset_code, sell_units, sell_proceeds, buy_cash)` of the drifted
 /// pots without trades in flight. Buys share the pot's planned proceeds pro rata to the
 /// shortfalls, floored to the penny.
-const TRADES: &str = "
+pub const TRADES: &str = "
     sells as (
         select p.*,
                case when p.gap <= 0 then 0

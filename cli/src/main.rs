@@ -25,6 +25,7 @@ mod run;
 mod runs;
 mod scaffold;
 mod sell;
+mod switch;
 mod temporal;
 mod valuation;
 
@@ -107,6 +108,8 @@ enum Command {
     Recon(recon::ReconCommand),
     /// Sell units of a fund for a member (starts the sell-units process)
     Sell(sell::SellArgs),
+    /// Switch a percent of a member's fund into another (starts the switch-funds process)
+    Switch(switch::SwitchArgs),
     /// Members: onboard one, seed many, show one (pot, balances, trades)
     #[command(subcommand)]
     Member(member::MemberCommand),
@@ -166,6 +169,7 @@ async fn main() -> ExitCode {
         Command::Rebalance(command) => rebalance::run(command).await,
         Command::Recon(command) => recon::run(command).await,
         Command::Sell(args) => sell::run(args).await,
+        Command::Switch(args) => switch::run(args).await,
         Command::Member(command) => member::run(command).await,
         Command::Temporal(command) => temporal::run(command).await,
     };

@@ -1,5 +1,6 @@
-//! `acme member`: onboarding one member, seeding many for demos and benchmarks, or showing one
-//! (pot, balances, holdings valued against the model portfolio, latest trades).
+//! `acme member`: onboarding one member, seeding many for demos and benchmarks, showing one
+//! (pot, balances, holdings valued against the model portfolio, latest trades), or changing a
+//! member's risk profile (starts `change-profile`, recorded in the operator audit log).
 
 use std::time::Instant;
 
@@ -13,14 +14,17 @@ use acme_activities::trade_book::{
 };
 use acme_ledger::query::AccountBalance;
 use acme_ledger::{Ledger, PotId};
+use acme_workflows::change_profile::{ChangeProfile, Input};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use crate::Outcome;
 use crate::connect::{self, AppDatabase, ReadonlyDatabase};
+use crate::operator::{Operator, OperatorArgs};
 use crate::output::{self, Format};
 use crate::progress::Progress;
+use crate::run;
 use crate::valuation;
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +61,26 @@ pub enum MemberCommand {
         output: Format,
         #[command(flatten)]
         database: ReadonlyDatabase,
+    },
+    /// Change a member's risk profile: the new model portfolio, and the whole pot sold and
+    /// bought again by its weights (starts `set-profile/<request-id>`)
+    #[command(
+        after_help = "Example: acme member set-profile m-42 --portfolio cautious --request-id p-2026-11-22-001 --wait"
+    )]
+    SetProfile {
+        member: String,
+        /// cautious, balanced or adventurous
+        #[arg(long)]
+        portfolio: String,
+        /// The request's id, chosen by the caller and reused on a retry: the same id never
+        /// changes the profile twice (there is no default, ADR 20)
+        #[arg(long)]
+        request_id: String,
+        /// Wait for the run to finish and print the sells
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        operator: OperatorArgs,
     },
 }
 
@@ -140,6 +164,34 @@ pub async fn run(command: MemberCommand) -> anyhow::Result<Outcome> {
             Ok(Outcome::Done)
         }
         MemberCommand::Seed(args) => seed(args).await,
+        MemberCommand::SetProfile {
+            member,
+            portfolio,
+            request_id,
+            wait,
+            operator,
+        } => {
+            let operator = Operator::connect(&operator).await?;
+            let handle = run::start::<ChangeProfile>(
+                &operator,
+                Input {
+                    request_id,
+                    member_id: member.clone(),
+                    portfolio: portfolio.clone(),
+                },
+            )
+            .await?;
+            if wait {
+                let output = run::wait(&handle).await?;
+                println!(
+                    "member {member}: {} -> {portfolio}; {} sell trades, whose proceeds buy the \
+                     new model once priced",
+                    output.previous.as_deref().unwrap_or("no portfolio"),
+                    output.sell_trades.len()
+                );
+            }
+            Ok(Outcome::Done)
+        }
         MemberCommand::Show {
             member,
             trades,

@@ -12,8 +12,8 @@ use rust_decimal::Decimal;
 
 use crate::cli::Acme;
 use crate::dealing_support::*;
-use crate::harness::{Scenario, World};
-use crate::support::{InProcessWorker, failure_code, on_local_set};
+use crate::harness::{DealingWorld, Scenario};
+use crate::support::{failure_code, on_local_set};
 
 fn tuesday() -> NaiveDate {
     monday().checked_add_days(Days::new(1)).unwrap()
@@ -231,41 +231,22 @@ async fn a_closed_days_prices_are_recorded_once_as_published_and_never_changed()
     .await;
 }
 
-/// The harness's world: a simulator whose Monday has closed, and a worker.
-pub struct PricesWorld {
-    dealing: Dealing,
-    worker: InProcessWorker,
-}
-
-impl World for PricesWorld {
-    fn ledger(&self) -> &acme_ledger::Ledger {
-        self.dealing.ledger()
-    }
-
-    async fn finish(self) {
-        self.worker.stop().await;
-        self.dealing.finish().await;
-    }
-}
-
 /// The harness's scenario (`worker/tests/e2e/harness.rs`): recording Monday's prices.
 #[derive(Debug, Default)]
 pub struct Harness;
 
 impl Scenario for Harness {
     type Process = ClosingPrices;
-    type World = PricesWorld;
+    type World = DealingWorld;
 
-    async fn start(&self, interceptor: acme_worker::ActivityInterceptor) -> PricesWorld {
-        let dealing = Dealing::start(1, monday()).await;
-        dealing.advance_one_day().await;
-        let worker = dealing
-            .platform
-            .spawn_worker_with("worker-1", Some(interceptor));
-        PricesWorld { dealing, worker }
+    /// A simulator whose Monday has closed.
+    async fn start(&self, interceptor: acme_worker::ActivityInterceptor) -> DealingWorld {
+        let world = DealingWorld::start(1, interceptor).await;
+        world.dealing.advance_one_day().await;
+        world
     }
 
-    async fn run(&self, world: &PricesWorld) -> Result<(), String> {
+    async fn run(&self, world: &DealingWorld) -> Result<(), String> {
         let recorded = record(&world.dealing, monday())
             .await
             .map_err(|code| format!("{code:?}"))?;

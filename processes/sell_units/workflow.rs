@@ -10,12 +10,9 @@
 //!   reservation is reversed (the saga). Once the trade exists it belongs to the dealing cycle.
 //! - Owner: the platform team.
 
-use std::collections::BTreeMap;
-
 use acme_activities::ledger::LedgerActivities;
 use acme_activities::members::{MemberActivities, SalePlan, SaleRequest};
 use acme_activities::trades::{SellTrade, TradeActivities};
-use acme_ledger::{NewEntry, NewPosting};
 use acme_sdk::failure::fail_workflow;
 use acme_sdk::search::{self, SearchAttributeUpdate};
 use acme_sdk::{
@@ -161,24 +158,13 @@ impl SellUnits {
         // The fund's scale is only known from the plan, so the units are parsed here.
         let units = Units::from_json("units", &input.units, plan.scale)?.amount();
 
-        let reserve = NewEntry {
-            idempotency_key: request.workflow_id.step_key("reserve-units"),
-            kind: "sell.units-reserved".to_owned(),
-            process: NAME.to_owned(),
-            workflow_id: request.workflow_id.to_string(),
+        let reserve = plan.reserve_entry(
+            request.workflow_id.as_str(),
+            NAME,
+            "sell.units-reserved",
             effective_date,
-            metadata: BTreeMap::from([("member_id".to_owned(), plan.member_id.clone())]),
-            postings: vec![
-                NewPosting {
-                    account_id: plan.units_available,
-                    amount: -units,
-                },
-                NewPosting {
-                    account_id: plan.units_reserved,
-                    amount: units,
-                },
-            ],
-        };
+            units,
+        );
         let reversal = reserve.reversal();
         ctx.execute_activity(
             LedgerActivities::post_entries,

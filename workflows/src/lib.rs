@@ -52,13 +52,16 @@ macro_rules! catalog {
 }
 
 catalog![
+    change_profile::ChangeProfile,
     closing_prices::ClosingPrices,
     dealing_cutoff::DealingCutoff,
     dealing_cycle::DealingCycle,
     external_trade::ExternalTradeWorkflow,
     invest_cash::InvestCash,
     invest_contributions::InvestContributions,
+    rebalance_day::RebalanceDay,
     reconciliation::Reconciliation,
     reconciliation_daily::ReconciliationDaily,
     sell_units::SellUnits,
+    switch_funds::SwitchFunds,
 ];

@@ -1,6 +1,7 @@
 //! `dealing.allocate`: a priced external trade's delivered asset goes to its member trades pro
 //! rata of what each put in, with any unfilled part refunded the same way (DESIGN.md §3), in
-//! chunks; what rounding down left goes to the rounding pot.
+//! chunks; what rounding down left goes to the rounding pot. A sell's proceeds that fund a switch
+//! then buy its planned funds (`switch`, ADR 26).
 
 use acme_sdk::allocation::minor_units;
 use rust_decimal::Decimal;
@@ -9,7 +10,7 @@ use uuid::Uuid;
 
 use super::books::{HouseAccounts, TradeAssets, allocation_failure, post_house_entry};
 use super::chunks::{self, Allocating, Pass};
-use super::{Allocation, DealingActivities, actor};
+use super::{Allocation, DealingActivities, Side, actor, switch};
 use crate::trade_book::member_trades::{self, Amount};
 use crate::trade_book::{MemberTransition, external_trades, trade_book_failure};
 use acme_sdk::BusinessError;
@@ -102,6 +103,9 @@ impl DealingActivities {
         )
         .await
         .map_err(trade_book_failure)?;
+        if trade.side == Side::Sell {
+            switch::fund(&self.ledger, &trade).await?;
+        }
         Ok(Allocation {
             member_trades: trades,
             residue_delivered,

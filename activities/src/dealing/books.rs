@@ -145,7 +145,7 @@ pub(super) fn non_zero(legs: Vec<(AccountId, Decimal)>) -> Vec<NewPosting> {
         .collect()
 }
 
-fn asset_code(code: &str) -> Result<AssetCode, ActivityError> {
+pub(super) fn asset_code(code: &str) -> Result<AssetCode, ActivityError> {
     AssetCode::parse(code).map_err(|e| anyhow::anyhow!("bad asset code {:?}", e.text).into())
 }
 

@@ -21,7 +21,8 @@
 //!   the bank. The dealing pot is back to zero after every external trade.
 //!
 //! One file per step: [`close_day`] (aggregating), `pricing` (placed, priced), `allocate`,
-//! `settle` (settle and release), `check` (invariants 5 and 8); `chunks` is the one chunked pass
+//! `settle` (settle and release), `switch` (a sell's proceeds funding its switch's buys, part
+//! of allocating), `check` (invariants 5 and 8); `chunks` is the one chunked pass
 //! over an external trade's member trades that allocate, settle and release share (entries
 //! staged and sealed in the database, `acme_ledger::staged`), and `books` the house accounts and
 //! the house entries.
@@ -33,6 +34,7 @@ mod chunks;
 mod close_day;
 mod pricing;
 mod settle;
+mod switch;
 
 use std::sync::Arc;
 

@@ -133,19 +133,45 @@ pub async fn create_staged_buys(
     who: &str,
     workflow_id: &str,
 ) -> Result<u64, TradeBookError> {
-    let created: i64 = sqlx::query_scalar(concat!(
+    create_staged(conn, who, workflow_id, Side::Buy).await
+}
+
+/// [`create_staged_buys`] for sells: pending sell trades from the caller's temporary table
+/// `staged_sell (trade_key text, member_id text, asset_code text, units numeric)`, the units
+/// already reserved by the caller in the same transaction. Returns how many were new.
+pub async fn create_staged_sells(
+    conn: &mut PgConnection,
+    who: &str,
+    workflow_id: &str,
+) -> Result<u64, TradeBookError> {
+    create_staged(conn, who, workflow_id, Side::Sell).await
+}
+
+/// The one statement behind [`create_staged_buys`] and [`create_staged_sells`]: the staged
+/// table, and the column its amount goes to, follow from the side (fixed texts, never input).
+async fn create_staged(
+    conn: &mut PgConnection,
+    who: &str,
+    workflow_id: &str,
+    side: Side,
+) -> Result<u64, TradeBookError> {
+    let (table, column, amount) = match side {
+        Side::Buy => ("staged_buy", "cash_amount", "cash"),
+        Side::Sell => ("staged_sell", "units", "units"),
+    };
+    let created: i64 = sqlx::query_scalar(&format!(
         "with created as (
              insert into member_trade
-                 (trade_id, origin_workflow_id, member_id, asset_code, side, cash_amount)
-             select md5(origin || '/buy/' || asset_code)::uuid, origin, member_id, asset_code,
-                    'buy', cash
-             from (select $1 || '/' || trade_key as origin, * from staged_buy) b
+                 (trade_id, origin_workflow_id, member_id, asset_code, side, {column})
+             select md5(origin || '/{side}/' || asset_code)::uuid, origin, member_id,
+                    asset_code, '{side}', {amount}
+             from (select $1 || '/' || trade_key as origin, * from {table}) b
              on conflict (trade_id) do nothing
              returning trade_id, origin_workflow_id),
-         recorded as (",
-        record_transitions!(),
-        "select 'member', trade_id, null, 'pending', $2, origin_workflow_id, $3 from created)
-         select count(*) from created"
+         recorded as ({}
+             select 'member', trade_id, null, 'pending', $2, origin_workflow_id, $3 from created)
+         select count(*) from created",
+        record_transitions!()
     ))
     .bind(workflow_id)
     .bind(CREATE)
@@ -295,7 +321,8 @@ pub async fn aggregate_chunk(
 pub enum Amount {
     /// What the member put in: cash for a buy, units for a sell.
     Ordered,
-    /// What the member was allocated of the delivered asset.
+    /// What the member was allocated of the delivered asset, less what a switch reserved of it
+    /// for its buys (ADR 26).
     Delivered,
 }
 
@@ -304,7 +331,8 @@ impl Amount {
     fn column(self) -> &'static str {
         match self {
             Self::Ordered => "coalesce(cash_amount, units)",
-            Self::Delivered => "delivered",
+            // A sell's proceeds reserved for its switch's buys are already spoken for.
+            Self::Delivered => "delivered - coalesce(switched, 0)",
         }
     }
 }
@@ -344,7 +372,8 @@ pub async fn take_chunk(
         "with taken as (
              insert into chunk_trade (seq, trade_id, member_id, amount)
              select row_number() over (order by trade_id), trade_id, member_id, {}
-             from (select trade_id, member_id, cash_amount, units, delivered from member_trade
+             from (select trade_id, member_id, cash_amount, units, delivered, switched
+                   from member_trade
                    where external_trade_id = $1 and status = $2
                      and ($3::uuid is null or trade_id > $3)
                    order by trade_id limit $4) t

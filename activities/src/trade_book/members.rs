@@ -130,3 +130,25 @@ pub async fn cash(
     .fetch_optional(pool)
     .await?)
 }
+
+/// Gives a member the model portfolio `portfolio` (which must exist); returns the one it had.
+/// Setting the same one again changes nothing.
+pub async fn set_portfolio(
+    pool: &PgPool,
+    member_id: &str,
+    portfolio: &str,
+) -> Result<Option<String>, TradeBookError> {
+    let mut tx = pool.begin().await?;
+    let before: Option<String> =
+        sqlx::query_scalar("select portfolio_code from member where member_id = $1 for update")
+            .bind(member_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    sqlx::query("update member set portfolio_code = $2 where member_id = $1")
+        .bind(member_id)
+        .bind(portfolio)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(before)
+}

@@ -1,8 +1,8 @@
 //! The trade book: the one owner of the `member`, `member_trade` and `external_trade` tables
-//! (migrations 0002, 0003), of their status history, `trade_transition` (0007), and of the
-//! custodian's callbacks as received, `custodian_callback` (0014). Activities,
-//! the CLI and the callback ingress read and write those tables only through these functions,
-//! plain `async fn`s on a pool or a connection, so every status change is a named
+//! (migrations 0002, 0003), of their status history, `trade_transition` (0007), of the
+//! custodian's callbacks as received, `custodian_callback` (0014), and of switches (0017).
+//! Activities, the CLI and the callback ingress read and write those tables only through these
+//! functions, plain `async fn`s on a pool or a connection, so every status change is a named
 //! [`transition`] that is checked and recorded, and the SQL is in one place.
 //!
 //! - [`callbacks`]: custodian callbacks as received, stored before they are signalled;
@@ -12,6 +12,7 @@
 //! - [`member_trades`]: creating member trades, aggregating them, chunked reads and set-based
 //!   transitions;
 //! - [`external_trades`]: external trades, their transitions and what the CLI shows of them;
+//! - [`switches`]: sells whose proceeds fund buys, their planned buys and funding (ADR 26);
 //! - [`gauges`]: trades by kind and status, for the worker's metrics;
 //! - [`invariants`]: the trade-book side of the end-of-cycle check (invariants 5 and 8).
 //!
@@ -24,6 +25,7 @@ pub mod invariants;
 pub mod member_trades;
 pub mod members;
 pub mod status;
+pub mod switches;
 pub mod transition;
 
 use acme_sdk::BusinessError;

@@ -332,14 +332,24 @@ impl World for Running {
     }
 }
 
-/// A dealing world under the harness: the small day booked (50 members buy three funds) and a
-/// worker whose activities pass through the harness's interceptor.
-pub struct SmallDayWorld {
+/// A dealing world under the harness: members `m-0`… with a custodian simulator whose first day
+/// is [`monday`], and a worker whose activities pass through the harness's interceptor.
+pub struct DealingWorld {
     pub dealing: Dealing,
     worker: InProcessWorker,
 }
 
-impl World for SmallDayWorld {
+impl DealingWorld {
+    pub async fn start(members: usize, interceptor: acme_worker::ActivityInterceptor) -> Self {
+        let dealing = Dealing::start(members, monday()).await;
+        let worker = dealing
+            .platform
+            .spawn_worker_with("worker-1", Some(interceptor));
+        Self { dealing, worker }
+    }
+}
+
+impl World for DealingWorld {
     fn ledger(&self) -> &Ledger {
         self.dealing.ledger()
     }
@@ -362,18 +372,16 @@ impl<P> Default for SmallDay<P> {
 
 impl<P: Process> Scenario for SmallDay<P> {
     type Process = P;
-    type World = SmallDayWorld;
+    type World = DealingWorld;
 
-    async fn start(&self, interceptor: acme_worker::ActivityInterceptor) -> SmallDayWorld {
-        let dealing = Dealing::start(50, monday()).await;
-        let worker = dealing
-            .platform
-            .spawn_worker_with("worker-1", Some(interceptor));
-        small_day(&dealing).await;
-        SmallDayWorld { dealing, worker }
+    /// The small day booked: 50 members buy three funds.
+    async fn start(&self, interceptor: acme_worker::ActivityInterceptor) -> DealingWorld {
+        let world = DealingWorld::start(50, interceptor).await;
+        small_day(&world.dealing).await;
+        world
     }
 
-    async fn run(&self, world: &SmallDayWorld) -> Result<(), String> {
+    async fn run(&self, world: &DealingWorld) -> Result<(), String> {
         world.dealing.deal(monday()).await.map(drop)
     }
 }
