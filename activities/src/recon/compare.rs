@@ -43,6 +43,24 @@ pub struct CashAccount {
 }
 
 impl CashAccount {
+    /// The SQL expression of an entry's (`e`) reference: the first of [`Self::references`] its
+    /// metadata has. The field names are this type's constants, never input; each is checked
+    /// to be a plain identifier before it is written into the statement.
+    fn subject_sql(&self) -> String {
+        let fields: Vec<String> = self
+            .references
+            .iter()
+            .map(|field| {
+                assert!(
+                    field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                    "a reference field is a plain identifier: {field:?}"
+                );
+                format!("e.metadata ->> '{field}'")
+            })
+            .collect();
+        format!("coalesce({})", fields.join(", "))
+    }
+
     /// Settlement cash: the bank mirror's `dealing.cash-settled` movements, per order
     /// reference, against the custodian's `camt.053`.
     pub const CUSTODIAN: CashAccount = CashAccount {
@@ -311,17 +329,15 @@ pub async fn cash(
         Option<String>,
         Option<NaiveDate>,
         Option<String>,
-    )> = sqlx::query_as(
+    )> = sqlx::query_as(&format!(
         "with ours_account as (
              select a.account_id from account a join pot p using (pot_id)
              where p.owner_kind = 'external' and p.owner_ref = $4 and a.asset_code = 'GBP'),
          ours as (
-             select (select m.value from unnest($5::text[]) with ordinality r (field, n)
-                     cross join lateral (select e.metadata ->> r.field) m (value)
-                     where m.value is not null order by r.n limit 1) as subject,
-                    case when $6 then -sum(po.amount) else sum(po.amount) end as amount,
-                    count(distinct e.entry_id) as entries,
-                    count(distinct coalesce(e.metadata ->> 'line', '')) as items
+             select {subject} as subject,
+                    case when $5 then -sum(po.amount) else sum(po.amount) end as amount,
+                    count(*) as entries,
+                    count(*) filter (where not e.metadata ? 'line') as singles
              from posting po
              join journal_entry e using (entry_id)
              where po.account_id in (select account_id from ours_account)
@@ -333,30 +349,34 @@ pub async fn cash(
                     min(booking_date) as booked
              from recon_statement_line where statement_id = $1
              group by subject)
-         select subject, o.amount, o.entries, o.items, t.amount, t.repeats, t.booked, x.status,
+         select subject, o.amount, o.entries, o.singles, t.amount, t.repeats, t.booked, x.status,
                 x.settlement_date, s.status
          from ours o full join theirs t using (subject)
          left join external_trade x on x.order_ref = subject
          left join contribution_schedule s on s.payment_reference = subject
          order by subject",
-    )
+        subject = account.subject_sql()
+    ))
     .bind(statement.statement_id)
     .bind(date)
     .bind(account.entry_kinds)
     .bind(account.pot)
-    .bind(account.references)
     .bind(account.statement_signs_opposite)
     .fetch_all(conn)
     .await?;
     let mut out = Comparison::default();
-    for (subject, ours, entries, items, theirs, repeats, booked, status, settles, schedule) in rows
+    for (subject, ours, entries, singles, theirs, repeats, booked, status, settles, schedule) in
+        rows
     {
         let entries = entries.unwrap_or(0);
         let on_its_way = status.as_deref() == Some("priced")
             || matches!(schedule.as_deref(), Some("received" | "funded"));
+        // One posting on the account per entry (the ledger refuses an account twice in one
+        // entry). An entry of one schedule row stands for that row, unique by its key; one
+        // without a row (a settlement) stands for its whole reference, so a second is a repeat.
         let class = classify_cash(
             ours,
-            entries - items.unwrap_or(0),
+            (singles.unwrap_or(0) - 1).max(0),
             theirs,
             repeats.unwrap_or(0),
             on_its_way,
@@ -402,8 +422,8 @@ pub async fn cash(
 }
 
 /// How one reference's cash compares: `None` when it matches. `our_repeats` counts our entries
-/// beyond one per item (a settlement is one entry per order, a contribution one per schedule
-/// row); `their_repeats` the statement's lines repeating another of the reference's (same date
+/// beyond the one a settlement has per order (a contribution's entries are one per schedule row
+/// by their keys); `their_repeats` the statement's lines repeating another of the reference's (same date
 /// and amount: an employer may pay a schedule in parts, never the same part twice a day);
 /// `on_its_way` says the statement's money is known to us and not yet booked.
 pub fn classify_cash(
