@@ -121,7 +121,14 @@ async fn a_schedule_is_held_while_short_then_invested_and_dealt_in_the_next_cycl
         let found = breaks::of_date(&pool, booked_days_ago(0)).await.unwrap();
         let found: Vec<_> = found
             .iter()
-            .map(|b| (b.scope.as_str(), b.subject.as_str(), b.class.as_str(), b.theirs))
+            .map(|b| {
+                (
+                    b.scope.as_str(),
+                    b.subject.as_str(),
+                    b.class.as_str(),
+                    b.theirs,
+                )
+            })
             .collect();
         assert_eq!(
             found,

@@ -113,7 +113,10 @@ impl Process for Reconciliation {
     }
 
     fn summary(input: &Input) -> String {
-        format!("reconcile {} against the custodian and the bank", input.date)
+        format!(
+            "reconcile {} against the custodian and the bank",
+            input.date
+        )
     }
 
     fn example() -> Input {
