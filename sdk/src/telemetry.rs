@@ -31,9 +31,10 @@ pub const OTLP_ENDPOINT_VARS: [&str; 2] = [
     "OTEL_EXPORTER_OTLP_ENDPOINT",
 ];
 
-/// What becomes a span or span event: `info` and above, and each SQL statement sqlx sends
-/// (its `debug` events carry the statement and the rows), so an activity's trace shows its SQL.
-pub const TRACE_FILTER: &str = "info,sqlx::query=debug";
+/// What becomes a span or span event: `info` and above, and sqlx's `debug` events, among them
+/// each SQL statement it sends (its `query` target: the statement and the rows), so an
+/// activity's trace shows its SQL.
+pub const TRACE_FILTER: &str = "info,sqlx=debug";
 
 /// The log's format.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
