@@ -189,6 +189,8 @@ impl DealingCycle {
                 trade,
                 poll_every_secs,
                 expect_within_secs,
+                polls_per_run: None,
+                resume: None,
             };
             let options = child_options::<ExternalTradeWorkflow>(&child);
             let ctx = &*ctx;

@@ -1,18 +1,22 @@
 //! `external-trade` end to end: duplicate, lost and failed custodian calls change nothing,
-//! rejected orders release the members' cash, and a worker killed during allocation doubles
-//! nothing.
+//! rejected orders release the members' cash, a worker killed during allocation doubles
+//! nothing, and a long wait continues as new without doing anything twice.
 
 use std::time::Duration;
 
-use acme_activities::dealing::{ExternalTrade, Side, order_ref};
-use acme_activities::trade_book::callbacks;
+use acme_activities::dealing::{CloseDay, ExternalTrade, Side, close_day_reporting, order_ref};
+use acme_activities::trade_book::{Actor, callbacks};
 use acme_custodian::messages::{
     CallbackRecord, Confirmation, Faults, SIGNATURE_HEADER, sign_callback,
 };
+use acme_sdk::testkit::{eventually, record_history};
 use acme_workflows::dealing_cycle::Status;
-use acme_workflows::external_trade::{self, ExternalTradeWorkflow};
+use acme_workflows::external_trade::{self, ExternalTradeWorkflow, Stage};
 use rust_decimal::Decimal;
-use temporalio_client::WorkflowGetResultOptions;
+use temporalio_client::{
+    Client, WorkflowFetchHistoryOptions, WorkflowGetResultOptions, WorkflowHandle,
+};
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 use crate::dealing_support::*;
 use crate::harness::SmallDay;
@@ -169,6 +173,8 @@ async fn forged_inputs_and_signals_move_nothing_the_custodian_did_not_confirm() 
                 trade: forged_trade.clone(),
                 poll_every_secs: 1,
                 expect_within_secs: 60,
+                polls_per_run: None,
+                resume: None,
             },
         )
         .await
@@ -248,6 +254,253 @@ async fn forged_inputs_and_signals_move_nothing_the_custodian_did_not_confirm() 
         dealing.finish().await;
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_long_wait_continues_as_new_keeps_its_deadline_and_allocates_once() {
+    on_local_set(async {
+        let dealing = Dealing::start(3, monday()).await;
+        let worker = dealing.platform.spawn_worker("worker-1");
+        let buys: Vec<(String, &str, Decimal)> = (0..3_i64)
+            .map(|i| {
+                (
+                    format!("m-{i}"),
+                    FUNDS[0],
+                    Decimal::new(10_000 + i * 101, 2),
+                )
+            })
+            .collect();
+        book_buys(dealing.ledger(), "long", &buys).await;
+        // No callbacks: the custodian answers only when asked, and prices only when its day
+        // moves on, so the run polls (every second) and continues as new every two polls.
+        dealing
+            .faults(&Faults {
+                drop_callbacks: true,
+                ..Faults::default()
+            })
+            .await;
+        let close = CloseDay {
+            dealing_date: monday(),
+            cutoff: acme_sdk::cutoff::cutoff_of(monday()),
+        };
+        let cycle = Actor::new(format!("dealing/{}", monday()), "test:long-wait");
+        let mut sealed =
+            close_day_reporting(dealing.ledger(), &cycle, &close, |_| async { Ok(()) })
+                .await
+                .unwrap();
+        assert_eq!(sealed.len(), 1, "{sealed:?}");
+        let first = acme_sdk::start::<ExternalTradeWorkflow>(
+            dealing.platform.temporal.client(),
+            &dealing.platform.temporal.queues,
+            external_trade::Input {
+                trade: sealed.remove(0),
+                poll_every_secs: 1,
+                expect_within_secs: 3_600,
+                polls_per_run: Some(2),
+                resume: None,
+            },
+        )
+        .await
+        .unwrap();
+        let latest = dealing
+            .platform
+            .temporal
+            .client()
+            .get_workflow_handle::<ExternalTradeWorkflow>(first.info().workflow_id.clone());
+
+        // Waiting for the price, the run continued as new and its deadline stood.
+        let runs = chain_until(&first, |runs| runs.len() >= 2).await;
+        let continued = latest
+            .query(ExternalTradeWorkflow::status, (), Default::default())
+            .await
+            .unwrap();
+        let at_switch = status_of(&first, &runs[0].run_id).await;
+        assert_eq!(continued.stage, Stage::AwaitingPrice, "{continued:#?}");
+        assert!(at_switch.waiting.is_some(), "{at_switch:#?}");
+        assert_eq!(continued.waiting, at_switch.waiting);
+        // The continued runs keep the search attributes `acme stuck` and the UI find runs by.
+        let query = format!(
+            "WorkflowId = '{}' AND RunId != '{}' AND {} = '{}' AND ExecutionStatus = 'Running'",
+            first.info().workflow_id,
+            runs[0].run_id,
+            acme_sdk::search::PROCESS.name(),
+            external_trade::NAME
+        );
+        assert_eq!(dealing.platform.runs_found_by(&query, 1).await, 1);
+
+        // Priced and allocated, then the wait for settlement continued as new too.
+        dealing.advance_one_day().await;
+        let runs = chain_until(&first, |runs| {
+            allocating(runs).is_some_and(|run| run + 1 < runs.len())
+        })
+        .await;
+        let allocated = allocating(&runs).unwrap();
+        let continued = latest
+            .query(ExternalTradeWorkflow::status, (), Default::default())
+            .await
+            .unwrap();
+        let at_switch = status_of(&first, &runs[allocated].run_id).await;
+        assert_eq!(continued.stage, Stage::AwaitingSettlement, "{continued:#?}");
+        assert!(
+            at_switch
+                .waiting
+                .as_ref()
+                .is_some_and(|w| w.what.starts_with("settlement of order")),
+            "{at_switch:#?}"
+        );
+        assert_eq!(continued.waiting, at_switch.waiting);
+
+        dealing.advance_one_day().await;
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(120),
+            first.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(
+            matches!(
+                &outcome,
+                external_trade::Outcome::Settled { allocation } if allocation.member_trades == 3
+            ),
+            "{outcome:?}"
+        );
+        // Across the runs, every step ran once and each run polled at most twice.
+        let runs = chain_until(&first, |_| true).await;
+        let ran = |activity: &str| -> usize {
+            runs.iter()
+                .map(|run| run.activities.iter().filter(|a| *a == activity).count())
+                .sum()
+        };
+        for step in [
+            "custodian.place_order",
+            "dealing.mark_placed",
+            "dealing.record_priced",
+            "dealing.allocate",
+            "dealing.settle",
+        ] {
+            assert_eq!(ran(step), 1, "{step} in {runs:#?}");
+        }
+        assert!(runs.iter().all(|run| run.polls() <= 2), "{runs:#?}");
+        let last = runs.last().unwrap();
+        assert!(last.activities.contains(&"dealing.settle".to_owned()));
+        let settled = status_of(&first, &last.run_id).await;
+        assert_eq!(settled.stage, Stage::Settled);
+        assert_eq!(
+            usize::try_from(settled.polls).unwrap(),
+            ran("custodian.order_status"),
+            "the polls of every run are counted: {settled:#?}"
+        );
+        let entries = entries_by_kind(dealing.ledger()).await;
+        assert_eq!(entries.get("dealing.priced"), Some(&1), "{entries:?}");
+        assert_eq!(entries.get("dealing.allocated"), Some(&3), "{entries:?}");
+        assert_eq!(entries.get("dealing.settled"), Some(&3), "{entries:?}");
+        assert_eq!(
+            assert_allocations_follow_the_rule(dealing.ledger(), monday()).await,
+            1
+        );
+        assert_eq!(
+            internal_units(dealing.ledger()).await,
+            dealing.holdings().await
+        );
+
+        let allocated = allocating(&runs).unwrap();
+        for (run, name) in [
+            (&runs[0], "continued-as-new-waiting-for-price"),
+            (&runs[allocated], "continued-as-new-after-allocating"),
+            (last, "continued-as-new-settled"),
+        ] {
+            let history = run_of(&first, &run.run_id).fetch_history(Default::default());
+            record_history(history, external_trade::NAME, name)
+                .await
+                .unwrap();
+        }
+        worker.stop().await;
+        dealing.finish().await;
+    })
+    .await;
+}
+
+/// One run of a trade's chain of runs, and the activities it scheduled, in order.
+#[derive(Debug)]
+struct Run {
+    run_id: String,
+    activities: Vec<String>,
+}
+
+impl Run {
+    fn polls(&self) -> usize {
+        self.activities
+            .iter()
+            .filter(|a| *a == "custodian.order_status")
+            .count()
+    }
+}
+
+/// The run of the chain that allocated.
+fn allocating(runs: &[Run]) -> Option<usize> {
+    runs.iter()
+        .position(|run| run.activities.contains(&"dealing.allocate".to_owned()))
+}
+
+/// `first`'s run `run_id` (a handle by workflow id alone follows to the latest run).
+fn run_of(
+    first: &WorkflowHandle<Client, ExternalTradeWorkflow>,
+    run_id: &str,
+) -> WorkflowHandle<Client, ExternalTradeWorkflow> {
+    let mut info = first.info().clone();
+    info.run_id = Some(run_id.to_owned());
+    WorkflowHandle::new(first.client().clone(), info)
+}
+
+/// What run `run_id` of the chain answers to its status query (a closed run answers with its
+/// last status).
+async fn status_of(
+    first: &WorkflowHandle<Client, ExternalTradeWorkflow>,
+    run_id: &str,
+) -> external_trade::Status {
+    run_of(first, run_id)
+        .query(ExternalTradeWorkflow::status, (), Default::default())
+        .await
+        .unwrap()
+}
+
+/// The chain of runs from `first`, each found from the one it continues, once `enough` holds of
+/// it (within a minute).
+async fn chain_until(
+    first: &WorkflowHandle<Client, ExternalTradeWorkflow>,
+    enough: impl Fn(&[Run]) -> bool,
+) -> Vec<Run> {
+    eventually(Duration::from_secs(60), || async {
+        let mut runs = Vec::new();
+        let mut next = first.info().run_id.clone();
+        while let Some(run_id) = next.take() {
+            let events = run_of(first, &run_id)
+                .fetch_history(WorkflowFetchHistoryOptions::default())
+                .into_events()
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut activities = Vec::new();
+            for event in events {
+                match event.attributes {
+                    Some(Attributes::ActivityTaskScheduledEventAttributes(scheduled)) => {
+                        activities.extend(scheduled.activity_type.map(|t| t.name));
+                    }
+                    Some(Attributes::WorkflowExecutionContinuedAsNewEventAttributes(next_run)) => {
+                        next = Some(next_run.new_execution_run_id);
+                    }
+                    _ => {}
+                }
+            }
+            runs.push(Run { run_id, activities });
+        }
+        if enough(&runs) {
+            Ok(runs)
+        } else {
+            Err(format!("the chain is not there yet: {runs:#?}"))
+        }
+    })
+    .await
 }
 
 /// The sealed external trade buying `asset` on [`monday`], as the trade book holds it.

@@ -1,14 +1,17 @@
 //! Unit tests of `external-trade`'s pure parts: how a custodian confirmation becomes what is
-//! recorded and allocated, for each side, and where its point of no return is. The trade itself
-//! runs end to end in `e2e.rs`.
+//! recorded and allocated, for each side, where its point of no return is, and what a run that
+//! continues as new hands on. The trade itself runs end to end in `e2e.rs`.
 
-use acme_activities::dealing::{ExternalTrade, Side, order_ref};
+use acme_activities::dealing::{Allocation, ExternalTrade, Side, order_ref};
 use acme_custodian::messages::{Confirmation, ConfirmationType};
-use acme_sdk::{Process, Undo};
-use chrono::NaiveDate;
+use acme_sdk::{Process, Undo, Waiting};
+use chrono::{NaiveDate, TimeZone, Utc};
 use rust_decimal::Decimal;
 
-use super::{ExternalTradeWorkflow, priced, steps};
+use super::{
+    DEFAULT_POLLS_PER_RUN, ExternalTradeWorkflow, Input, Patience, Resume, Stage, Status, priced,
+    steps,
+};
 
 fn trade(side: Side) -> ExternalTrade {
     let dealing_date = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
@@ -74,4 +77,53 @@ fn placing_the_order_is_the_point_of_no_return() {
         ExternalTradeWorkflow::workflow_id(&input),
         "external-trade/2025-01-02/GB00ACMEGLB1/buy"
     );
+}
+
+#[test]
+fn an_input_from_before_continue_as_new_reads_as_a_first_run_with_the_default_bound() {
+    let mut old = serde_json::to_value(ExternalTradeWorkflow::example()).unwrap();
+    let fields = old.as_object_mut().unwrap();
+    assert!(fields.remove("polls_per_run").is_some());
+    assert!(fields.remove("resume").is_some());
+    let input: Input = serde_json::from_value(old).unwrap();
+    assert_eq!(input.resume, None);
+    assert_eq!(Patience::of(&input).polls_per_run, DEFAULT_POLLS_PER_RUN);
+    let never = Input {
+        polls_per_run: Some(0),
+        ..input
+    };
+    assert_eq!(Patience::of(&never).polls_per_run, 1, "every run polls");
+}
+
+#[test]
+fn a_continued_run_gets_the_wait_its_status_and_the_allocation() {
+    let since = Utc.with_ymd_and_hms(2026, 11, 23, 17, 0, 0).unwrap();
+    let status = Status {
+        stage: Stage::AwaitingSettlement,
+        order_ref: "O-1".to_owned(),
+        polls: 41,
+        confirmation: Some(confirmation(ConfirmationType::Subscription)),
+        ignored_callbacks: vec!["priced for O-2".to_owned()],
+        last_poll_error: Some("custodian answered 503".to_owned()),
+        waiting: Some(Waiting {
+            what: "settlement of order O-1".to_owned(),
+            since,
+            deadline: since + chrono::Duration::days(2),
+        }),
+        ..Status::default()
+    };
+    let input = Input {
+        resume: Some(Resume::Settlement {
+            status,
+            allocation: Allocation {
+                member_trades: 3,
+                residue_delivered: Decimal::new(2, 6),
+                residue_refunded: Decimal::ZERO,
+            },
+        }),
+        ..ExternalTradeWorkflow::example()
+    };
+    let json = serde_json::to_value(&input).unwrap();
+    assert_eq!(json["resume"]["settlement"]["status"]["polls"], 41);
+    assert_eq!(serde_json::from_value::<Input>(json).unwrap(), input);
 }

@@ -7,6 +7,13 @@
 //!   way the confirmation used is the one the custodian's API returns, never the signal's
 //!   content) → record the confirmation, allocate units or cash to the member pots pro rata,
 //!   residue to the rounding pot → wait for "settled" the same way → settle members and cash.
+//! - Long waits: each status poll adds about eleven events to the run's history, so after
+//!   [`DEFAULT_POLLS_PER_RUN`] polls (or when Temporal suggests it) a run continues as new under
+//!   the same workflow id, carrying where it stands ([`Resume`]): the wait it was in, the status
+//!   so far (the overdue deadline included) and, past pricing, the allocation. The new run goes
+//!   straight back to that wait and asks the custodian at once; it never places, records or
+//!   allocates again. A trade the custodian never answers thus waits for weeks without reaching
+//!   Temporal's history limit (patch `external-trade-wait-continues-as-new`).
 //! - Failure: a rejected order (at placing, including a definite 4xx refusal, or found rejected
 //!   later by polling) and a zero fill (priced, but nothing dealt) are compensated: its member
 //!   trades fail and their reserved cash or units go back to available, in full. A status poll
@@ -32,7 +39,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use temporalio_macros::{workflow, workflow_methods};
-use temporalio_sdk::{SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult};
+use temporalio_sdk::{
+    ContinueAsNewOptions, SyncWorkflowContext, WorkflowContext, WorkflowContextView, WorkflowResult,
+};
 
 #[cfg(test)]
 #[path = "tests.rs"]
@@ -87,6 +96,18 @@ pub const DEFAULT_POLL_EVERY: Duration = Duration::from_secs(300);
 /// overdue and `acme stuck` lists it, unless the input says otherwise.
 pub const DEFAULT_EXPECT_WITHIN: Duration = Duration::from_secs(2 * 24 * 3600);
 
+/// How many times one run asks the custodian before it continues as new, unless the input says
+/// otherwise. A poll adds about eleven events to the history, so a run ends near 3,300 events:
+/// under the 4,096 at which Temporal suggests continuing as new (also heeded) and far under its
+/// limit of 50,000. At the default poll interval a run lasts about a day.
+pub const DEFAULT_POLLS_PER_RUN: u32 = 300;
+
+/// The patch after which a wait continues as new once the run has polled enough (before it, a
+/// run polled on in one history until the custodian answered). Asked only when a run reaches
+/// that point, so runs already waiting when it is deployed take it too, unless their replay
+/// passes that point before it.
+const WAIT_CONTINUES_AS_NEW: &str = "external-trade-wait-continues-as-new";
+
 /// The patch after which a rejection found by polling ends the wait for the price and
 /// releases the member trades (before it, such a run waited on).
 const REJECTION_ENDS_WAIT: &str = "external-trade-rejection-ends-wait";
@@ -110,6 +131,31 @@ pub struct Input {
     /// Seconds each wait for the custodian may take before the run is overdue (default two days).
     #[serde(default = "default_expect_within_secs")]
     pub expect_within_secs: u64,
+    /// Status polls one run makes before it continues as new (default 300).
+    #[serde(default)]
+    pub polls_per_run: Option<u32>,
+    /// Set only by the run this one continues: where that run stood. Absent for a trade's first
+    /// run, which places the order.
+    #[serde(default)]
+    #[schemars(with = "Option<serde_json::Value>")]
+    pub resume: Option<Resume>,
+}
+
+/// Where a run stood when it continued as new: which wait, and what it had learnt so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Resume {
+    /// Waiting for the price: the order is placed and marked placed.
+    Price {
+        status: Status,
+        /// Confirmations signals claimed, not yet compared with the custodian's.
+        claimed: Vec<Confirmation>,
+    },
+    /// Waiting for settlement: the confirmation is recorded and the trade allocated.
+    Settlement {
+        status: Status,
+        allocation: Allocation,
+    },
 }
 
 fn default_expect_within_secs() -> u64 {
@@ -155,11 +201,30 @@ pub struct Status {
     pub waiting: Option<Waiting>,
 }
 
-/// How a run waits for the custodian: how often it asks, and how long before it is overdue.
+/// How a run waits for the custodian: how often it asks, how long before it is overdue, and how
+/// many times before it continues as new.
 #[derive(Debug, Clone, Copy)]
 struct Patience {
     poll_every: Duration,
     expect_within: Duration,
+    polls_per_run: u32,
+}
+
+impl Patience {
+    fn of(input: &Input) -> Self {
+        Self {
+            poll_every: Duration::from_secs(input.poll_every_secs.max(1)),
+            expect_within: Duration::from_secs(input.expect_within_secs),
+            polls_per_run: input.polls_per_run.unwrap_or(DEFAULT_POLLS_PER_RUN).max(1),
+        }
+    }
+}
+
+/// The two waits for the custodian, with what a run continuing from each must carry.
+#[derive(Debug, Clone, Copy)]
+enum Wait<'a> {
+    Price,
+    Settlement(&'a Allocation),
 }
 
 #[workflow]
@@ -172,6 +237,8 @@ pub struct ExternalTradeWorkflow {
     woken: bool,
     /// Confirmations signals claimed, kept until compared with the custodian's own.
     claimed: Vec<Confirmation>,
+    /// Status polls this run has made (both waits): the run continues as new at the bound.
+    polls_this_run: u32,
 }
 
 impl Process for ExternalTradeWorkflow {
@@ -235,6 +302,8 @@ impl Process for ExternalTradeWorkflow {
             },
             poll_every_secs: DEFAULT_POLL_EVERY.as_secs(),
             expect_within_secs: DEFAULT_EXPECT_WITHIN.as_secs(),
+            polls_per_run: None,
+            resume: None,
         }
     }
 
@@ -248,109 +317,97 @@ impl ExternalTradeWorkflow {
     #[run(name = "external-trade")]
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: Input) -> WorkflowResult<Outcome> {
         let queues = TaskQueues::of_workflow_queue(ctx.task_queue());
-        let trade = input.trade;
-        let patience = Patience {
-            poll_every: Duration::from_secs(input.poll_every_secs.max(1)),
-            expect_within: Duration::from_secs(input.expect_within_secs),
-        };
+        let trade = &input.trade;
         let signals_only_wake = ctx.patched(SIGNALS_ONLY_WAKE);
         ctx.state_mut(|s| {
             s.status.order_ref.clone_from(&trade.order_ref);
             s.signals_only_wake = signals_only_wake;
         });
 
-        // If placing fails for good after the custodian may have taken the order, the order
-        // stands and is handled by hand; a rejection is the custodian's "no", compensated here.
-        let placement = ctx
-            .execute_activity(
-                CustodianActivities::place_order,
-                trade.clone(),
-                activity_options::external(&queues),
+        // A continued run takes the status over whole. A signal delivered with its first task
+        // may have met the blank status and be lost here: it could only wake the run, and the
+        // resumed wait asks the custodian (the source of truth) before anything else.
+        let allocation = if let Some(Resume::Settlement { status, allocation }) = &input.resume {
+            ctx.state_mut(|s| s.status = status.clone());
+            allocation.clone()
+        } else {
+            if let Some(Resume::Price { status, claimed }) = &input.resume {
+                ctx.state_mut(|s| {
+                    s.status = status.clone();
+                    s.claimed = claimed.clone();
+                });
+            } else if let Some(rejected) = Self::place(ctx, &queues, trade).await? {
+                return Ok(rejected);
+            }
+            ctx.state_mut(|s| s.status.stage = Stage::AwaitingPrice);
+            // Runs from before this patch kept waiting after a rejection found by polling; they
+            // replay unchanged (docs/processes.md, "Versioning").
+            let rejection_ends_wait = ctx.patched(REJECTION_ENDS_WAIT);
+            let priced_or_rejected: fn(&Status) -> bool = if rejection_ends_wait {
+                |s| s.confirmation.is_some() || s.rejected_after_acceptance.is_some()
+            } else {
+                |s| s.confirmation.is_some()
+            };
+            Self::wait_for(ctx, &queues, &input, Wait::Price, priced_or_rejected).await?;
+            let status = ctx.state(|s| s.status.clone());
+            let confirmation = match (status.confirmation, status.rejected_after_acceptance) {
+                (None, Some(reason)) => {
+                    let reason = format!("rejected by the custodian after acceptance: {reason}");
+                    return Self::rejected(ctx, &queues, trade, reason).await;
+                }
+                // Allocating against an order the custodian also refused could give out units
+                // that never come: an operator settles with the custodian which answer stands.
+                (Some(_), Some(reason)) if rejection_ends_wait => {
+                    return Err(BusinessError::new(
+                        "custodian.conflicting_answers",
+                        format!(
+                            "order {} was both priced and reported rejected ({reason}); nothing \
+                             was posted",
+                            trade.order_ref
+                        ),
+                    )
+                    .into());
+                }
+                (Some(confirmation), _) => confirmation,
+                (None, None) => {
+                    return Err(BusinessError::new(
+                        "external_trade.no_confirmation",
+                        "priced without a confirmation",
+                    )
+                    .into());
+                }
+            };
+            // A zero fill: the custodian dealt nothing, so nothing moved and every member gets
+            // back all they put in, as after a rejection. Runs from before the patch refused it.
+            if confirmation.units.is_zero()
+                && confirmation.settlement_amount.is_zero()
+                && ctx.patched(ZERO_FILL_RELEASES)
+            {
+                let reason = format!(
+                    "zero fill: the custodian dealt none of order {}",
+                    trade.order_ref
+                );
+                return Self::rejected(ctx, &queues, trade, reason).await;
+            }
+            ctx.state_mut(|s| s.status.stage = Stage::Allocating);
+            ctx.execute_activity(
+                DealingActivities::record_priced,
+                priced(trade, &confirmation)?,
+                activity_options::ledger(&queues),
             )
             .await
             .map_err(fail_workflow)?;
-        if let Placement::Rejected { reason } = placement {
-            return Self::rejected(ctx, &queues, &trade, reason).await;
-        }
-        ctx.execute_activity(
-            DealingActivities::mark_placed,
-            trade.external_trade_id,
-            activity_options::ledger(&queues),
-        )
-        .await
-        .map_err(fail_workflow)?;
-
-        ctx.state_mut(|s| s.status.stage = Stage::AwaitingPrice);
-        let what = format!("the custodian's price for order {}", trade.order_ref);
-        // Runs from before this patch kept waiting after a rejection found by polling; they
-        // replay unchanged (docs/processes.md, "Versioning").
-        let rejection_ends_wait = ctx.patched(REJECTION_ENDS_WAIT);
-        let priced_or_rejected: fn(&Status) -> bool = if rejection_ends_wait {
-            |s| s.confirmation.is_some() || s.rejected_after_acceptance.is_some()
-        } else {
-            |s| s.confirmation.is_some()
-        };
-        Self::wait_for(ctx, &queues, &trade, patience, what, priced_or_rejected).await?;
-        let status = ctx.state(|s| s.status.clone());
-        let confirmation = match (status.confirmation, status.rejected_after_acceptance) {
-            (None, Some(reason)) => {
-                let reason = format!("rejected by the custodian after acceptance: {reason}");
-                return Self::rejected(ctx, &queues, &trade, reason).await;
-            }
-            // Allocating against an order the custodian also refused could give out units
-            // that never come: an operator settles with the custodian which answer stands.
-            (Some(_), Some(reason)) if rejection_ends_wait => {
-                return Err(BusinessError::new(
-                    "custodian.conflicting_answers",
-                    format!(
-                        "order {} was both priced and reported rejected ({reason}); nothing \
-                         was posted",
-                        trade.order_ref
-                    ),
-                )
-                .into());
-            }
-            (Some(confirmation), _) => confirmation,
-            (None, None) => {
-                return Err(BusinessError::new(
-                    "external_trade.no_confirmation",
-                    "priced without a confirmation",
-                )
-                .into());
-            }
-        };
-        // A zero fill: the custodian dealt nothing, so nothing moved and every member gets back
-        // all they put in, as after a rejection. Runs from before the patch refused it.
-        if confirmation.units.is_zero()
-            && confirmation.settlement_amount.is_zero()
-            && ctx.patched(ZERO_FILL_RELEASES)
-        {
-            let reason = format!(
-                "zero fill: the custodian dealt none of order {}",
-                trade.order_ref
-            );
-            return Self::rejected(ctx, &queues, &trade, reason).await;
-        }
-        ctx.state_mut(|s| s.status.stage = Stage::Allocating);
-        ctx.execute_activity(
-            DealingActivities::record_priced,
-            priced(&trade, &confirmation)?,
-            activity_options::ledger(&queues),
-        )
-        .await
-        .map_err(fail_workflow)?;
-        let allocation = ctx
-            .execute_activity(
+            ctx.execute_activity(
                 DealingActivities::allocate,
                 trade.external_trade_id,
                 activity_options::bulk(&queues),
             )
             .await
-            .map_err(fail_workflow)?;
+            .map_err(fail_workflow)?
+        };
 
         ctx.state_mut(|s| s.status.stage = Stage::AwaitingSettlement);
-        let what = format!("settlement of order {}", trade.order_ref);
-        Self::wait_for(ctx, &queues, &trade, patience, what, |s| {
+        Self::wait_for(ctx, &queues, &input, Wait::Settlement(&allocation), |s| {
             s.settled_on.is_some()
         })
         .await?;
@@ -364,6 +421,35 @@ impl ExternalTradeWorkflow {
         .map_err(fail_workflow)?;
         ctx.state_mut(|s| s.status.stage = Stage::Settled);
         Ok(Outcome::Settled { allocation })
+    }
+
+    /// Places the order and marks the trade placed; the outcome if the custodian refused it.
+    /// If placing fails for good after the custodian may have taken the order, the order stands
+    /// and is handled by hand; a rejection is the custodian's "no", compensated here.
+    async fn place(
+        ctx: &mut WorkflowContext<Self>,
+        queues: &TaskQueues,
+        trade: &ExternalTrade,
+    ) -> WorkflowResult<Option<Outcome>> {
+        let placement = ctx
+            .execute_activity(
+                CustodianActivities::place_order,
+                trade.clone(),
+                activity_options::external(queues),
+            )
+            .await
+            .map_err(fail_workflow)?;
+        if let Placement::Rejected { reason } = placement {
+            return Self::rejected(ctx, queues, trade, reason).await.map(Some);
+        }
+        ctx.execute_activity(
+            DealingActivities::mark_placed,
+            trade.external_trade_id,
+            activity_options::ledger(queues),
+        )
+        .await
+        .map_err(fail_workflow)?;
+        Ok(None)
     }
 
     /// The custodian said no: the member trades fail and their reserved cash or units go back
@@ -428,47 +514,50 @@ impl ExternalTradeWorkflow {
 
     /// Waits until `done` holds: woken by a signal or, every `poll_every`, by the timer, it asks
     /// the custodian directly and takes only its answer, so a lost callback only delays the
-    /// trade and a forged one changes nothing. While waiting, the status says for `what` and
-    /// until when, so an overdue run shows up in `acme stuck`.
+    /// trade and a forged one changes nothing. While waiting, the status says for what and until
+    /// when, so an overdue run shows up in `acme stuck`. After `polls_per_run` polls in this run
+    /// (or when Temporal suggests it) the run continues as new, to resume this `wait`.
     async fn wait_for(
         ctx: &mut WorkflowContext<Self>,
         queues: &TaskQueues,
-        trade: &ExternalTrade,
-        patience: Patience,
-        what: String,
+        input: &Input,
+        wait: Wait<'_>,
         done: fn(&Status) -> bool,
     ) -> WorkflowResult<()> {
         use futures::future::{Either, select};
         use temporalio_sdk::CancellableFuture as _;
-        let poll_every = patience.poll_every;
-        let since = ctx.workflow_time().map(DateTime::<Utc>::from);
-        ctx.state_mut(|s| {
-            s.status.waiting = since.map(|since| Waiting {
-                what,
-                since,
-                deadline: since + patience.expect_within,
-            });
-        });
-        let only_wake = ctx.state(|s| s.signals_only_wake);
-        while !ctx.state(|s| done(&s.status)) {
-            // Runs from before the patch took a signal's content as the answer.
-            let signalled =
-                ctx.wait_condition(move |s| if only_wake { s.woken } else { done(&s.status) });
-            let timer = ctx.timer(poll_every);
-            let ask = match select(Box::pin(signalled), Box::pin(timer)).await {
-                Either::Left((woken, timer)) => {
-                    timer.cancel();
-                    woken?;
-                    only_wake
-                }
-                Either::Right(_) => true,
+        let patience = Patience::of(input);
+        let order_ref = &input.trade.order_ref;
+        // A run continuing this wait carries its `waiting`, so the deadline stands; it asks the
+        // custodian at once, since a signal sent while the runs changed over may have woken
+        // neither (the custodian's answer is what counts anyway).
+        let resumed = ctx.state(|s| s.status.waiting.is_some());
+        if !resumed {
+            let what = match wait {
+                Wait::Price => format!("the custodian's price for order {order_ref}"),
+                Wait::Settlement(_) => format!("settlement of order {order_ref}"),
             };
+            let since = ctx.workflow_time().map(DateTime::<Utc>::from);
+            ctx.state_mut(|s| {
+                s.status.waiting = since.map(|since| Waiting {
+                    what,
+                    since,
+                    deadline: since + patience.expect_within,
+                });
+            });
+        }
+        let only_wake = ctx.state(|s| s.signals_only_wake);
+        let mut ask = resumed;
+        loop {
             if ask {
-                ctx.state_mut(|s| s.woken = false);
+                ctx.state_mut(|s| {
+                    s.woken = false;
+                    s.polls_this_run += 1;
+                });
                 let polled = ctx
                     .execute_activity(
                         CustodianActivities::order_status,
-                        trade.order_ref.clone(),
+                        order_ref.clone(),
                         activity_options::external(queues),
                     )
                     .await;
@@ -482,6 +571,33 @@ impl ExternalTradeWorkflow {
                     s.compare_claims();
                 });
             }
+            if ctx.state(|s| done(&s.status)) {
+                break;
+            }
+            let long = ctx.state(|s| s.polls_this_run) >= patience.polls_per_run
+                || ctx.continue_as_new_suggested();
+            // Asked only here, so runs from before the patch replay as they polled on.
+            if long && ctx.patched(WAIT_CONTINUES_AS_NEW) {
+                let resume = ctx.state(|s| s.resume(wait));
+                let next = Input {
+                    resume: Some(resume),
+                    ..input.clone()
+                };
+                let never = ctx.continue_as_new(next, ContinueAsNewOptions::default())?;
+                match never {}
+            }
+            // Runs from before the patch took a signal's content as the answer.
+            let signalled =
+                ctx.wait_condition(move |s| if only_wake { s.woken } else { done(&s.status) });
+            let timer = ctx.timer(patience.poll_every);
+            ask = match select(Box::pin(signalled), Box::pin(timer)).await {
+                Either::Left((woken, timer)) => {
+                    timer.cancel();
+                    woken?;
+                    only_wake
+                }
+                Either::Right(_) => true,
+            };
         }
         ctx.state_mut(|s| s.status.waiting = None);
         Ok(())
@@ -489,6 +605,21 @@ impl ExternalTradeWorkflow {
 }
 
 impl ExternalTradeWorkflow {
+    /// What the next run needs to go on with `wait` where this one stands.
+    fn resume(&self, wait: Wait<'_>) -> Resume {
+        let status = self.status.clone();
+        match wait {
+            Wait::Price => Resume::Price {
+                status,
+                claimed: self.claimed.clone(),
+            },
+            Wait::Settlement(allocation) => Resume::Settlement {
+                status,
+                allocation: allocation.clone(),
+            },
+        }
+    }
+
     /// Confirmations signals claimed, against the custodian's own once it has one: one that
     /// differs is kept for an operator (never used); one that agrees is dropped.
     fn compare_claims(&mut self) {
