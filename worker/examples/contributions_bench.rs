@@ -76,16 +76,9 @@ async fn run(rows: usize) -> anyhow::Result<()> {
     let copy_seconds = raw_copy_seconds(&pool, &path).await?;
 
     let due = schedule.employer_total + schedule.member_total;
-    let response = dealing
-        .http
-        .post(format!("{}/bank/payments", dealing.platform.custodian_url))
-        .json(
-            &serde_json::json!({"payment_id": "bench", "reference": schedule.payment_reference,
-                                  "amount": due.to_string()}),
-        )
-        .send()
-        .await?;
-    anyhow::ensure!(response.status().is_success(), "staging the payment failed");
+    // Booked on the date the workflow asks the bank's statement for: today's, in UTC.
+    let paid_on = chrono::Utc::now().date_naive();
+    dealing_support::pay(&dealing, "bench", &schedule.payment_reference, paid_on, due).await;
     let worker = dealing.platform.spawn_worker("bench");
     let invest_started = Instant::now();
     let invested = dealing

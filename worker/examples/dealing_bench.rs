@@ -9,8 +9,13 @@
 //! ```text
 //! ops/stack up && source .acme/env
 //! cargo build --release -p acme-worker --example dealing_bench --bin acme-worker
-//! target/release/examples/dealing_bench [MEMBERS]
+//! target/release/examples/dealing_bench [MEMBERS] [kill]
 //! ```
+//!
+//! With `kill`, the worker is killed (`kill -9`) once a third of the member trades are
+//! allocated, and a new one started: the run then checks that the cycle completed, that each
+//! member trade has exactly one allocation entry following the floor rule, and that the
+//! ledger's invariants hold.
 // A benchmark prints rates; the float arithmetic stays out of the platform's code.
 #![allow(clippy::float_arithmetic, clippy::unwrap_used, dead_code)]
 
@@ -44,14 +49,20 @@ fn main() -> anyhow::Result<()> {
         .map(|n| n.parse())
         .transpose()?
         .unwrap_or(100_000);
-    tokio::runtime::Runtime::new()?.block_on(tokio::task::LocalSet::new().run_until(run(members)))
+    let kill = match std::env::args().nth(2).as_deref() {
+        None => false,
+        Some("kill") => true,
+        Some(other) => anyhow::bail!("unknown option {other:?}: the only one is `kill`"),
+    };
+    tokio::runtime::Runtime::new()?
+        .block_on(tokio::task::LocalSet::new().run_until(run(members, kill)))
 }
 
 fn funds() -> Vec<&'static str> {
     FUNDS.iter().chain(&EXTRA_FUNDS).copied().collect()
 }
 
-async fn run(members: usize) -> anyhow::Result<()> {
+async fn run(members: usize, kill: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let dealing = Dealing::start(members, monday()).await;
     println!(
@@ -97,7 +108,6 @@ async fn run(members: usize) -> anyhow::Result<()> {
         })
         .await;
     let mut worker = spawn_worker(&dealing)?;
-    let worker_pid = worker.id().unwrap_or_default();
 
     let cycle = Instant::now();
     let handle = dealing.start_cycle(monday()).await;
@@ -105,6 +115,17 @@ async fn run(members: usize) -> anyhow::Result<()> {
     let placed = cycle.elapsed();
     dealing.advance_one_day().await;
     let priced_at = Instant::now();
+    if kill {
+        wait_for(&ledger, "status = 'priced'", members / 3).await;
+        // SIGKILL, no graceful shutdown: the chunk in flight dies with its transaction.
+        worker.kill().await?;
+        println!(
+            "worker killed (kill -9) {:.1}s into the allocation, a third of the members allocated; a new one started",
+            priced_at.elapsed().as_secs_f64()
+        );
+        worker = spawn_worker(&dealing)?;
+    }
+    let worker_pid = worker.id().unwrap_or_default();
     wait_for(&ledger, "status = 'priced'", members).await;
     let allocated = priced_at.elapsed();
     dealing.advance_one_day().await;
@@ -125,6 +146,9 @@ async fn run(members: usize) -> anyhow::Result<()> {
     )
     .fetch_one(ledger.pool())
     .await?;
+    if kill {
+        check_nothing_twice(&ledger, members, entries).await?;
+    }
     let postings_usize = usize::try_from(postings)?;
     let copy = raw_copy_seconds(&dealing, postings_usize).await?;
     let (insert_select, rebuild) = raw_sql_seconds(&dealing).await?;
@@ -259,6 +283,22 @@ async fn book_sells_in_bulk(
     Ok(u64::try_from(sellers.len())?)
 }
 
+/// After a kill: one allocation entry per member trade, every allocation by the floor rule,
+/// the ledger's invariants holding.
+async fn check_nothing_twice(ledger: &Ledger, members: usize, entries: i64) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        entries == i64::try_from(members)?,
+        "{entries} allocation entries for {members} member trades"
+    );
+    let trades = dealing_support::assert_allocations_follow_the_rule(ledger, monday()).await;
+    let report = ledger.check_invariants().await?;
+    anyhow::ensure!(report.holds(), "invariants broken: {report:?}");
+    println!(
+        "after the kill: {entries} allocation entries for {members} member trades, {trades} external trades allocated by the floor rule, invariants hold"
+    );
+    Ok(())
+}
+
 /// Starts the `acme-worker` built beside this benchmark, as the end-to-end tests start one, so
 /// its memory is its own.
 fn spawn_worker(dealing: &Dealing) -> anyhow::Result<tokio::process::Child> {
@@ -288,6 +328,7 @@ async fn wait_for(ledger: &Ledger, condition: &str, expected: usize) {
     let expected = i64::try_from(expected).unwrap_or(i64::MAX);
     let query = format!("select count(*) from member_trade where {condition}");
     loop {
+        let asked = Instant::now();
         let count: i64 = sqlx::query_scalar(&query)
             .fetch_one(ledger.pool())
             .await
@@ -295,8 +336,10 @@ async fn wait_for(ledger: &Ledger, condition: &str, expected: usize) {
         if count >= expected {
             return;
         }
-        // Each poll counts the whole trade table: often enough to time a phase of minutes.
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        // Each poll counts the whole trade table (about a second of a core at 5M trades): it
+        // waits ten times as long as the count took, so the poll takes under a tenth of a core
+        // from the cycle it times, and at least a second.
+        tokio::time::sleep((asked.elapsed() * 10).max(Duration::from_secs(1))).await;
     }
 }
 

@@ -82,18 +82,37 @@ where
         .await
         .map_err(trade_book_failure)?;
     }
+    // The day's trades arrived by the thousand since the tables were last analyzed; the
+    // chunks below plan on them.
+    ledger
+        .refresh_planner_statistics()
+        .await
+        .map_err(crate::ledger_failure)?;
     let mut aggregated = 0_u64;
+    let mut after = Uuid::nil();
     loop {
         // Only external trades not yet sealed take more member trades.
-        let done =
-            member_trades::aggregate_chunk(pool, actor, close.dealing_date, close.cutoff, CHUNK)
-                .await
-                .map_err(trade_book_failure)?;
-        if done == 0 {
-            break;
+        match member_trades::aggregate_chunk(
+            pool,
+            actor,
+            close.dealing_date,
+            close.cutoff,
+            after,
+            CHUNK,
+        )
+        .await
+        .map_err(trade_book_failure)?
+        {
+            Some(chunk) => {
+                aggregated += chunk.moved;
+                after = chunk.last;
+                progress(aggregated).await?;
+            }
+            // A trade another transaction held when its chunk passed was skipped: one more
+            // sweep from the start takes it, and the close ends when a sweep finds nothing.
+            None if after != Uuid::nil() => after = Uuid::nil(),
+            None => break,
         }
-        aggregated += done;
-        progress(aggregated).await?;
     }
     // The day's trades just changed state by the thousand; allocation plans on these tables.
     ledger

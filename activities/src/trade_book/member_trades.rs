@@ -271,24 +271,37 @@ pub async fn pending_groups(
     .await?)
 }
 
-/// [`MemberTransition::Aggregate`] for up to `limit` pending trades created up to `cutoff`:
-/// each joins the external trade of `dealing_date`, its asset and side, if that one is still
-/// open (created, total not sealed). Returns how many moved; 0 when none is left.
+/// One chunk of [`aggregate_chunk`]: how many trades it moved and the highest trade id among
+/// them, where the next chunk starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Aggregated {
+    pub moved: u64,
+    pub last: Uuid,
+}
+
+/// [`MemberTransition::Aggregate`] for up to `limit` pending trades created up to `cutoff`,
+/// with trade ids above `after` ([`Uuid::nil`] for the first chunk): each joins the external
+/// trade of `dealing_date`, its asset and side, if that one is still open (created, total not
+/// sealed). Returns `None` when none is left above `after`.
+///
+/// The keyset matters at scale: ordered by trade id alone, every chunk would sort (or walk past)
+/// all the trades already aggregated, and the close slows with the day's size.
 pub async fn aggregate_chunk(
     pool: &PgPool,
     actor: &Actor,
     dealing_date: NaiveDate,
     cutoff: DateTime<Utc>,
+    after: Uuid,
     limit: i64,
-) -> Result<u64, TradeBookError> {
+) -> Result<Option<Aggregated>, TradeBookError> {
     let transition = MemberTransition::Aggregate;
-    let query = sqlx::query(concat!(
+    let query = sqlx::query_as(concat!(
         "with chunk as (
              select t.trade_id, e.external_trade_id
              from member_trade t
              join external_trade e on e.dealing_date = $1 and e.asset_code = t.asset_code
                  and e.side = t.side and e.status = 'created' and e.ordered_total is null
-             where t.status = $4 and t.created_at <= $2
+             where t.status = $4 and t.created_at <= $2 and t.trade_id > $9
              order by t.trade_id
              limit $3
              for update of t skip locked for share of e),
@@ -296,24 +309,27 @@ pub async fn aggregate_chunk(
              update member_trade t
              set status = $5, dealing_date = $1, external_trade_id = chunk.external_trade_id
              from chunk where t.trade_id = chunk.trade_id
-             returning t.trade_id) ",
+             returning t.trade_id),
+         recorded as (",
         record_transitions!(),
-        "select 'member', trade_id, $4, $5, $6, $7, $8 from moved"
+        "select 'member', trade_id, $4, $5, $6, $7, $8 from moved)
+         select count(*), (array_agg(trade_id order by trade_id desc))[1] from moved"
     ))
     .bind(dealing_date)
     .bind(cutoff)
     .bind(limit);
-    let moved = query
+    let (moved, last): (i64, Option<Uuid>) = query
         .bind(transition.from())
         .bind(transition.to())
         .bind(transition.name())
         .bind(&actor.workflow_id)
         .bind(&actor.who)
-        .execute(pool)
-        .await?
-        .rows_affected();
+        .bind(after)
+        .fetch_one(pool)
+        .await?;
+    let moved = u64::try_from(moved).unwrap_or(0);
     acme_sdk::metrics::dealing_rows(transition.name(), moved);
-    Ok(moved)
+    Ok(last.map(|last| Aggregated { moved, last }))
 }
 
 /// Which amount of a member trade a pass reads.
