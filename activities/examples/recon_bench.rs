@@ -13,13 +13,15 @@
 //!   £100.00 + n pence from the bank mirror, one journal entry per member (a
 //!   `contribution.received` under one of a thousand employers' payment references),
 //!   set-based through the staged path (`acme_ledger::staged`), chunk by chunk;
+//! - gives every hundredth member a payment of their own (an `invest.cash-received` entry of
+//!   £25.00 + n pence under request id `bench-<n>`, as `invest-cash` writes it), one staged batch;
 //! - imports the custodian's statements of the day (holdings equal to what the members hold,
-//!   no transactions, no cash) and the bank's (one line per payment reference, its members'
-//!   total), as received;
-//! - reconciles the day (positions, transactions, the custodian's cash, the bank's cash, breaks,
-//!   report), then again (nothing new to store: the time to find that out);
-//! - baseline: the positions and bank cash comparisons as hand-written statements (the same
-//!   aggregates over balances and over the bank mirror's postings, fully joined with the
+//!   no transactions, no cash), the bank's (one line per payment reference, its members'
+//!   total) and the payment provider's (one line per member's payment), as received;
+//! - reconciles the day (positions, transactions, the custodian's cash, the bank's cash, the
+//!   provider's, breaks, report), then again (nothing new to store: the time to find that out);
+//! - baseline: the positions, bank cash and provider comparisons as hand-written statements (the
+//!   same aggregates over balances and over the bank mirror's postings, fully joined with the
 //!   statement lines), and a bare scan summing every balance.
 
 // Rates and ratios of timings are measurements, not money: floats are right here.
@@ -45,6 +47,13 @@ const FUND: &str = "GB00ACMEGLB1";
 /// Employers paying for the members: member n's contribution is under payment reference
 /// `n % EMPLOYERS`.
 const EMPLOYERS: usize = 1_000;
+/// One member in this many also pays in through the payment provider on the day.
+const PAYER_EVERY: u64 = 100;
+
+/// Member n's own payment: £25.00 + (n mod 100) pence.
+fn own_payment(n: u64) -> Decimal {
+    Decimal::new(2_500 + i64::try_from(n % 100).unwrap_or(0), 2)
+}
 
 /// The payment reference of employer `employer` (the shape schedules use).
 fn payment_reference(employer: usize) -> String {
@@ -154,11 +163,61 @@ async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()
         staged::seal(&mut tx).await?;
         tx.commit().await?;
     }
-    ledger.refresh_planner_statistics().await?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "fund: {members} entries (four postings each) through the staged path in {seconds:.1}s = {:.0} entries/s",
         members as f64 / seconds
+    );
+
+    // Members' own payments, as `invest-cash` books them (workflow `invest/<request id>`).
+    let started = Instant::now();
+    let payers: Vec<u64> = (1..=members).filter(|n| n % PAYER_EVERY == 0).collect();
+    let payer_ids: Vec<String> = payers.iter().map(|n| seed.member_id(*n)).collect();
+    let requests: Vec<String> = payers.iter().map(|n| format!("bench-{n}")).collect();
+    let amounts: Vec<Decimal> = payers.iter().map(|n| own_payment(*n)).collect();
+    let payer_cash: Vec<i64> = ledger
+        .open_pots_in_bulk(
+            OwnerKind::Member,
+            &payer_ids,
+            &[(cash_asset.clone(), "available")],
+        )
+        .await?
+        .iter()
+        .map(|a| a[0].0)
+        .collect();
+    let mut tx = ledger.pool().begin().await?;
+    staged::prepare(&mut tx).await?;
+    sqlx::query(
+        "insert into staged_entry (seq, idempotency_key, kind, process, workflow_id,
+                                   effective_date, metadata)
+         select k, 'invest/' || request || '/receive-cash', 'invest.cash-received', 'invest-cash',
+                'invest/' || request, $3, jsonb_build_object('member_id', member)
+         from unnest($1::text[], $2::text[]) with ordinality as r(request, member, k)",
+    )
+    .bind(&requests)
+    .bind(&payer_ids)
+    .bind(date)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "insert into staged_posting (seq, leg, account_id, amount)
+         select k, 0, $3, -amount from unnest($2::numeric[]) with ordinality as a(amount, k)
+         union all
+         select k, 1, id, amount
+         from unnest($1::bigint[], $2::numeric[]) with ordinality as a(id, amount, k)",
+    )
+    .bind(&payer_cash)
+    .bind(&amounts)
+    .bind(bank.0)
+    .execute(&mut *tx)
+    .await?;
+    staged::seal(&mut tx).await?;
+    tx.commit().await?;
+    ledger.refresh_planner_statistics().await?;
+    println!(
+        "own payments: {} members' payments through the staged path in {:.1}s",
+        payers.len(),
+        started.elapsed().as_secs_f64()
     );
 
     let pool = ledger.pool();
@@ -197,6 +256,21 @@ async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()
         closing_balance: paid.iter().sum(),
         entries: bank_entries,
     })?;
+    // What the payment provider shows: each member's payment under its request id.
+    let provider_statement = serde_json::to_string(&CashStatement {
+        as_of: date,
+        currency: "GBP".to_owned(),
+        closing_balance: amounts.iter().sum(),
+        entries: requests
+            .iter()
+            .zip(&amounts)
+            .map(|(request, amount)| CashEntry {
+                order_ref: request.clone(),
+                booking_date: date,
+                amount: *amount,
+            })
+            .collect(),
+    })?;
     let movements = serde_json::to_string(&TransactionStatement {
         as_of: date,
         transactions: Vec::new(),
@@ -210,6 +284,10 @@ async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()
             statements::import(pool, StatementKind::Transactions, date, &movements).await?,
         ),
         bank: Some(statements::import(pool, StatementKind::BankCash, date, &bank_statement).await?),
+        provider: Some(
+            statements::import(pool, StatementKind::ProviderCash, date, &provider_statement)
+                .await?,
+        ),
     };
 
     let started = Instant::now();
@@ -248,20 +326,21 @@ async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()
         rows.iter().all(|(_, ours, theirs)| ours == theirs),
         "baseline disagrees: {rows:?}"
     );
-    let bank_rows: Vec<(Option<String>, Option<Decimal>, Option<Decimal>)> = sqlx::query_as(
-        "with ours as (
-             select e.metadata ->> 'payment_ref' as subject, -sum(po.amount) as amount
-             from posting po join journal_entry e using (entry_id)
-             where po.account_id = $2 and e.kind = 'contribution.received'
-             group by 1),
-         theirs as (
-             select subject, sum(quantity) as amount
-             from recon_statement_line where statement_id = $1 group by subject)
-         select subject, o.amount, t.amount from ours o full join theirs t using (subject)",
+    let bank_rows = cash_by_hand(
+        pool,
+        request.bank.as_ref(),
+        bank.0,
+        "contribution.received",
+        "e.metadata ->> 'payment_ref'",
     )
-    .bind(request.bank.as_ref().map(|s| s.statement_id))
-    .bind(bank.0)
-    .fetch_all(pool)
+    .await?;
+    let provider_rows = cash_by_hand(
+        pool,
+        request.provider.as_ref(),
+        bank.0,
+        "invest.cash-received",
+        "split_part(e.workflow_id, '/', 2)",
+    )
     .await?;
     let baseline = started.elapsed().as_secs_f64();
     anyhow::ensure!(
@@ -270,6 +349,12 @@ async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()
         "bank baseline disagrees: {} rows",
         bank_rows.len()
     );
+    anyhow::ensure!(
+        provider_rows.len() == payers.len()
+            && provider_rows.iter().all(|(_, ours, theirs)| ours == theirs),
+        "provider baseline disagrees: {} rows",
+        provider_rows.len()
+    );
     let started = Instant::now();
     let (balances, _): (i64, Option<Decimal>) =
         sqlx::query_as("select count(*), sum(amount) from balance")
@@ -277,7 +362,7 @@ async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()
             .await?;
     let scan = started.elapsed().as_secs_f64();
     println!(
-        "baseline: the positions and bank cash comparisons by hand in {baseline:.2}s ({:.0}% of reconcile); \
+        "baseline: the positions, bank cash and provider comparisons by hand in {baseline:.2}s ({:.0}% of reconcile); \
          a bare scan of {balances} balances in {scan:.2}s",
         100.0 * baseline / reconciled
     );
@@ -287,4 +372,31 @@ async fn run(db: &TestDatabase, members: u64, chunk: usize) -> anyhow::Result<()
             .await?;
     println!("database size: {size}");
     Ok(())
+}
+
+/// One cash comparison by hand: the bank mirror's postings of entries of `kind`, per reference
+/// (`subject_sql`, a constant of this program), fully joined with `statement`'s lines.
+async fn cash_by_hand(
+    pool: &sqlx::PgPool,
+    statement: Option<&statements::Imported>,
+    bank_account: i64,
+    kind: &str,
+    subject_sql: &str,
+) -> anyhow::Result<Vec<(Option<String>, Option<Decimal>, Option<Decimal>)>> {
+    Ok(sqlx::query_as(&format!(
+        "with ours as (
+             select {subject_sql} as subject, -sum(po.amount) as amount
+             from posting po join journal_entry e using (entry_id)
+             where po.account_id = $2 and e.kind = $3
+             group by 1),
+         theirs as (
+             select subject, sum(quantity) as amount
+             from recon_statement_line where statement_id = $1 group by subject)
+         select subject, o.amount, t.amount from ours o full join theirs t using (subject)"
+    ))
+    .bind(statement.map(|s| s.statement_id))
+    .bind(bank_account)
+    .bind(kind)
+    .fetch_all(pool)
+    .await?)
 }

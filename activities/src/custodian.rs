@@ -134,12 +134,14 @@ impl CustodianActivities {
         _ctx: ActivityContext,
         request: StatementRequest,
     ) -> Result<String, ActivityError> {
-        // The bank's statement comes from the simulator's bank side, beside the custodian's.
+        // The bank's and the payment provider's statements come from the simulator's sides
+        // beside the custodian's.
         let (route, path) = match request.kind {
             StatementKind::Holdings => ("statements/holdings", "holdings"),
             StatementKind::CustodianCash => ("statements/cash", "cash"),
             StatementKind::Transactions => ("statements/transactions", "transactions"),
             StatementKind::BankCash => ("bank/statement", "bank"),
+            StatementKind::ProviderCash => ("provider/statement", "payment provider"),
         };
         let url = format!("{}/{route}?as_of={}", self.base_url, request.as_of);
         let what = format!("{path} statement of {}", request.as_of);

@@ -24,7 +24,8 @@ use crate::{run, temporal};
 
 #[derive(Debug, Subcommand)]
 pub enum ReconCommand {
-    /// Reconcile a business date against the custodian (starts `reconciliation/<date>`) and wait
+    /// Reconcile a business date against the custodian, the bank and the payment provider
+    /// (starts `reconciliation/<date>`) and wait
     #[command(after_help = "Example: acme recon run --date 2026-11-25")]
     Run {
         /// The business date, YYYY-MM-DD

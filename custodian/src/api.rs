@@ -1,5 +1,5 @@
-//! The HTTP API: orders and statements as the platform sees them, the bank's side (`/bank`, in
-//! `api/bank.rs`), and `/admin` for the clock, prices and fault knobs. Every refusal is a JSON
+//! The HTTP API: orders and statements as the platform sees them, the bank's side and the
+//! payment provider's (`/bank`, `/provider`, in `api/bank.rs`), and `/admin` for the clock, prices and fault knobs. Every refusal is a JSON
 //! [`ErrorBody`] with a stable code.
 
 use std::sync::Arc;

@@ -4,7 +4,8 @@
 //! each event recorded); statements crafted with one difference of each class are classified;
 //! a malformed statement is refused whole and stores nothing; the simulator's fault knobs plant
 //! one break of each class, each found and classified with nothing else flagged, and the timing
-//! break closes itself once our settlement runs.
+//! break closes itself once our settlement runs; members' own payments are compared with the
+//! payment provider's statement.
 
 use acme_activities::recon::breaks::{self, BreakStatus};
 use acme_activities::recon::compare::BreakClass;
@@ -76,7 +77,8 @@ async fn reconciliation_of_a_clean_day_finds_nothing_and_twice_stores_nothing_ne
             count(&dealing, "recon_break").await,
             count(&dealing, "recon_report").await,
         ];
-        assert_eq!(stored, [4, 3 + 3 + 3 + 3, 0, 1]);
+        // Four statements with lines and the provider's, empty: no member paid in.
+        assert_eq!(stored, [5, 3 + 3 + 3 + 3, 0, 1]);
         let text = &report::latest(pool, Some(wednesday()), 1).await.unwrap()[0].report_text;
         assert!(text.contains(&first.journal_head.hash), "{text}");
 
@@ -226,6 +228,7 @@ async fn statements_with_one_difference_of_each_class_are_classified() {
             cash,
             transactions: None,
             bank: None,
+            provider: None,
         };
         let outcome = report::reconcile(pool, &request).await.unwrap();
         let found: Vec<(String, String)> = breaks::of_date(pool, date)
@@ -658,6 +661,82 @@ async fn operators_work_the_breaks_with_acme(
     acme.refused(&["recon", "resolve", &id, "--reason", "again"])
         .await;
     acme.ok(&["ledger", "verify"]).await;
+}
+
+/// Members' own payments: each `invest-cash` request's cash received is compared with the
+/// payment provider's statement, by request id (a UUID, longer than a bank reference may be).
+/// A payment collected and invested matches; one the provider listed twice, one we invested and
+/// it never collected, one it collected short, and one collected for a request we never had are
+/// each found and classified, and nothing else is flagged; the same day again stores nothing.
+#[tokio::test]
+async fn members_payments_are_reconciled_against_the_payment_providers_statement() {
+    on_local_set(async {
+        let dealing = Dealing::start(4, monday()).await;
+        let worker = dealing.platform.spawn_worker("worker-1");
+        let today = booked_days_ago(0);
+        let paid = "0b67faf3-5bb6-439d-85da-db90ab730425";
+        let invests = [
+            (paid, "m-0", "100.00"),
+            ("r-listed-twice", "m-1", "50.00"),
+            ("r-never-collected", "m-2", "30.00"),
+            ("r-collected-short", "m-3", "20.00"),
+        ];
+        for (request, member, amount) in invests {
+            dealing
+                .platform
+                .invest(request, member, serde_json::json!(amount))
+                .await
+                .unwrap();
+        }
+        let pence = |p: i64| Decimal::new(p, 2);
+        pay_provider(&dealing, "pp-1", paid, today, pence(10_000)).await;
+        pay_provider(&dealing, "pp-2", "r-listed-twice", today, pence(5_000)).await;
+        pay_provider(&dealing, "pp-3", "r-listed-twice", today, pence(5_000)).await;
+        pay_provider(&dealing, "pp-4", "r-collected-short", today, pence(1_999)).await;
+        pay_provider(&dealing, "pp-5", "r-we-never-had", today, pence(1_234)).await;
+
+        let first = recon(&dealing, today).await;
+        let scope = "provider_cash";
+        assert_eq!(
+            found_on(&dealing, today).await,
+            BTreeSet::from([
+                found(scope, "r-listed-twice", BreakClass::Duplicate),
+                found(scope, "r-never-collected", BreakClass::MissingTheirs),
+                found(scope, "r-collected-short", BreakClass::AmountMismatch),
+                found(scope, "r-we-never-had", BreakClass::MissingOurs),
+            ])
+        );
+        assert_eq!((first.breaks, first.matched), (4, 1), "{first:?}");
+        let short = breaks::of_date(dealing.ledger().pool(), today)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|b| b.subject == "r-collected-short")
+            .unwrap();
+        assert_eq!(
+            (short.account.as_str(), short.ours, short.theirs),
+            ("provider-cash", Some(pence(2_000)), Some(pence(1_999)))
+        );
+        let text = &report::latest(dealing.ledger().pool(), Some(today), 1)
+            .await
+            .unwrap()[0]
+            .report_text;
+        assert!(text.contains("Members' payments"), "{text}");
+        dealing
+            .platform
+            .record_run::<Reconciliation>(
+                &reconciliation::workflow_id(&today.to_string()),
+                "members-payments",
+            )
+            .await;
+
+        let second = recon(&dealing, today).await;
+        assert_eq!((second.new_breaks, second.report_new), (0, false));
+        assert_eq!(second.report_id, first.report_id);
+        worker.stop().await;
+        dealing.finish().await;
+    })
+    .await;
 }
 
 /// The harness's world: a simulator with nothing dealt, and a worker.

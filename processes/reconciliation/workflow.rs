@@ -1,11 +1,13 @@
-//! `reconciliation`: a business date's books against the custodian and the bank. Fetches the
-//! custodian's holdings (`semt.002`), cash (`camt.053`) and transaction (`semt.017`) statements
-//! and the bank's cash statement (`camt.053`) as of the date, stores each as received (digest,
-//! lines), then compares, set-based, units per fund over every member and house pot with the
+//! `reconciliation`: a business date's books against the custodian, the bank and the payment
+//! provider. Fetches the custodian's holdings (`semt.002`), cash (`camt.053`) and transaction
+//! (`semt.017`) statements, the bank's cash statement (`camt.053`) and the payment provider's
+//! statement of members' payments as of the date, stores each as received (digest, lines), then
+//! compares, set-based, units per fund over every member and house pot with the
 //! holdings, the bank mirror's settlement movements with the custodian's cash statement, order by
 //! order, each external trade with the custodian's settled movements (by reference, then by
-//! amount and date), and the settlements and employers' contributions with the bank's statement;
-//! stores classified breaks and the daily report with the journal's head (ADR 17, 21, 22).
+//! amount and date), the settlements and employers' contributions with the bank's statement, and
+//! each member's own payment (`invest-cash`) with the provider's, by request id; stores
+//! classified breaks and the daily report with the journal's head (ADR 17, 21, 22, 29).
 //!
 //! - Trigger: `acme recon run --date D` (workflow id `reconciliation/<date>`; a start while a
 //!   run of the date is open attaches to it, a later one runs again and stores nothing new if
@@ -42,6 +44,9 @@ pub const TRANSACTIONS: &str = "reconciliation-transactions";
 /// Runs started before this patch fetch and compare no bank statement.
 pub const BANK: &str = "reconciliation-bank";
 
+/// Runs started before this patch fetch and compare no payment provider's statement.
+pub const PROVIDER: &str = "reconciliation-provider";
+
 /// The steps, in order: what each runs, how its writes are keyed, and what undoes them.
 pub fn steps() -> Vec<Step> {
     vec![
@@ -49,6 +54,7 @@ pub fn steps() -> Vec<Step> {
         Step::reads("fetch-cash", CustodianActivities::statement),
         Step::reads("fetch-transactions", CustodianActivities::statement),
         Step::reads("fetch-bank", CustodianActivities::statement),
+        Step::reads("fetch-provider", CustodianActivities::statement),
         Step::writes(
             "import-holdings",
             ReconciliationActivities::import_statement,
@@ -67,6 +73,11 @@ pub fn steps() -> Vec<Step> {
         ),
         Step::writes(
             "import-bank",
+            ReconciliationActivities::import_statement,
+            "statement sha256 digest",
+        ),
+        Step::writes(
+            "import-provider",
             ReconciliationActivities::import_statement,
             "statement sha256 digest",
         ),
@@ -95,7 +106,7 @@ pub struct Reconciliation;
 
 impl Process for Reconciliation {
     const NAME: &'static str = NAME;
-    const DESCRIPTION: &'static str = "Reconciles a business date: units per fund, external trades and settlement cash against the custodian's statements, and settlements and contributions against the bank's, stored as received, with classified breaks and a daily report";
+    const DESCRIPTION: &'static str = "Reconciles a business date: units per fund, external trades and settlement cash against the custodian's statements, settlements and contributions against the bank's, and members' payments against the payment provider's, stored as received, with classified breaks and a daily report";
 
     /// A later run of a date compares again and stores nothing new if nothing changed.
     const ID_REUSE: IdReuse = IdReuse::Always;
@@ -143,6 +154,9 @@ impl Reconciliation {
         if ctx.patched(BANK) {
             kinds.push(StatementKind::BankCash);
         }
+        if ctx.patched(PROVIDER) {
+            kinds.push(StatementKind::ProviderCash);
+        }
         let mut imported = Vec::with_capacity(kinds.len());
         for kind in kinds {
             let body = ctx
@@ -183,6 +197,7 @@ impl Reconciliation {
             cash,
             transactions: statements.transactions,
             bank: statements.bank,
+            provider: statements.provider,
         };
         let outcome = ctx
             .execute_activity(
@@ -203,6 +218,7 @@ struct Statements {
     cash: Option<Imported>,
     transactions: Option<Imported>,
     bank: Option<Imported>,
+    provider: Option<Imported>,
 }
 
 impl Statements {
@@ -212,6 +228,7 @@ impl Statements {
             StatementKind::CustodianCash => &mut self.cash,
             StatementKind::Transactions => &mut self.transactions,
             StatementKind::BankCash => &mut self.bank,
+            StatementKind::ProviderCash => &mut self.provider,
         };
         *slot = Some(statement);
     }

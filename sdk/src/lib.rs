@@ -54,8 +54,8 @@ pub mod testkit;
 pub use asset::{AssetCode, AssetCodeError};
 pub use failure::BusinessError;
 pub use ids::{
-    BatchId, Cash, EmployerId, MemberId, MemberRequestIds, RequestId, Units, WorkflowId,
-    business_date,
+    BatchId, Cash, EmployerId, MAX_ID_LEN, MemberId, MemberRequestIds, RequestId, Units,
+    WorkflowId, business_date,
 };
 pub use money::{AmountError, Sign, checked_sum, parse_amount};
 pub use process::{IdReuse, Process, ProcessInfo, Signal, TaskQueues, Waiting, start, step_key};

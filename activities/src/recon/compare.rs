@@ -2,8 +2,8 @@
 //! of every fund against the holdings statement's lines (fast at millions of pots: one scan of the
 //! balances, no row leaves the database but one per fund); cash is one of our cash accounts'
 //! movements against its account statement, per reference ([`CashAccount`]: the bank mirror's
-//! settlement movements against the custodian's cash statement, and its settlements and
-//! contributions against the bank's). What differs is
+//! settlement movements against the custodian's cash statement, its settlements and
+//! contributions against the bank's, and members' own payments against the payment provider's). What differs is
 //! classified here ([`BreakClass`]); [`super::breaks`] stores it.
 
 use chrono::NaiveDate;
@@ -18,11 +18,13 @@ use super::statements::Imported;
 pub const CUSTODIAN_CASH: &str = "custodian-cash";
 /// How reports and breaks name the account of the bank's cash statement.
 pub const BANK_CASH: &str = "bank-cash";
+/// How reports and breaks name the account of the payment provider's statement.
+pub const PROVIDER_CASH: &str = "provider-cash";
 
 /// A cash account of ours compared line by line with an account statement (`camt.053`): the GBP
 /// account of an external pot, the journal entries that move it for this statement (by kind),
-/// the metadata fields of those entries that carry the reference the statement quotes (the first
-/// an entry has), and which way the statement signs a movement.
+/// how an entry names the reference the statement quotes, and which way the statement signs a
+/// movement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CashAccount {
     /// How reports and breaks name the account (a break's `account`).
@@ -34,33 +36,16 @@ pub struct CashAccount {
     pub pot: &'static str,
     /// The kinds of the journal entries compared.
     pub entry_kinds: &'static [&'static str],
-    /// The entries' metadata fields holding the statement's reference, the first present wins.
-    pub references: &'static [&'static str],
+    /// The SQL expression of an entry's (`e`) reference. Always one of this type's constants,
+    /// never input.
+    pub subject_sql: &'static str,
     /// True when the statement signs a movement the other way from our posting on the account
-    /// (both statements sign from ACME's side, money in is `+`; our bank mirror is the outside
+    /// (the statements sign from ACME's side, money in is `+`; our bank mirror is the outside
     /// world's side of it, so money in is `-` there).
     pub statement_signs_opposite: bool,
 }
 
 impl CashAccount {
-    /// The SQL expression of an entry's (`e`) reference: the first of [`Self::references`] its
-    /// metadata has. The field names are this type's constants, never input; each is checked
-    /// to be a plain identifier before it is written into the statement.
-    fn subject_sql(&self) -> String {
-        let fields: Vec<String> = self
-            .references
-            .iter()
-            .map(|field| {
-                assert!(
-                    field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
-                    "a reference field is a plain identifier: {field:?}"
-                );
-                format!("e.metadata ->> '{field}'")
-            })
-            .collect();
-        format!("coalesce({})", fields.join(", "))
-    }
-
     /// Settlement cash: the bank mirror's `dealing.cash-settled` movements, per order
     /// reference, against the custodian's `camt.053`.
     pub const CUSTODIAN: CashAccount = CashAccount {
@@ -68,20 +53,33 @@ impl CashAccount {
         scope: Scope::Cash,
         pot: "bank",
         entry_kinds: &["dealing.cash-settled"],
-        references: &["order_ref"],
+        subject_sql: "e.metadata ->> 'order_ref'",
         statement_signs_opposite: true,
     };
 
     /// ACME's bank account: the same settlements per order reference, and employers'
     /// contributions per payment reference (`contribution.received`, one entry per schedule row,
     /// summed), against the bank's `camt.053`. A member's own `invest-cash` payment is not on it:
-    /// it would come through a payment provider, whose statement is not reconciled yet (ADR 22).
+    /// the payment provider collected it, and [`Self::PROVIDER`] compares it (ADR 22, 29).
     pub const BANK: CashAccount = CashAccount {
         name: BANK_CASH,
         scope: Scope::BankCash,
         pot: "bank",
         entry_kinds: &["dealing.cash-settled", "contribution.received"],
-        references: &["order_ref", "payment_ref"],
+        subject_sql: "coalesce(e.metadata ->> 'order_ref', e.metadata ->> 'payment_ref')",
+        statement_signs_opposite: true,
+    };
+
+    /// Members' own payments: each `invest-cash` request's cash received (and its reversal, if
+    /// the request was undone), per request id, against the payment provider's statement of
+    /// what it collected. The request id is the second part of the entry's workflow id,
+    /// `invest/<request id>` (request ids hold no `/`).
+    pub const PROVIDER: CashAccount = CashAccount {
+        name: PROVIDER_CASH,
+        scope: Scope::ProviderCash,
+        pot: "bank",
+        entry_kinds: &["invest.cash-received", "invest.cash-received.reversed"],
+        subject_sql: "split_part(e.workflow_id, '/', 2)",
         statement_signs_opposite: true,
     };
 }
@@ -130,8 +128,8 @@ impl BreakClass {
     }
 }
 
-/// Positions, transactions (trades against the custodian's movements), the custodian's cash or
-/// the bank's.
+/// Positions, transactions (trades against the custodian's movements), the custodian's cash, the
+/// bank's, or the payment provider's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Scope {
@@ -139,6 +137,7 @@ pub enum Scope {
     Transaction,
     Cash,
     BankCash,
+    ProviderCash,
 }
 
 impl Scope {
@@ -148,6 +147,7 @@ impl Scope {
             Self::Transaction => "transaction",
             Self::Cash => "cash",
             Self::BankCash => "bank_cash",
+            Self::ProviderCash => "provider_cash",
         }
     }
 }
@@ -337,7 +337,8 @@ pub async fn cash(
              select {subject} as subject,
                     case when $5 then -sum(po.amount) else sum(po.amount) end as amount,
                     count(*) as entries,
-                    count(*) filter (where not e.metadata ? 'line') as singles
+                    count(*) filter (where not e.metadata ?| array['line', 'reverses'])
+                        as singles
              from posting po
              join journal_entry e using (entry_id)
              where po.account_id in (select account_id from ours_account)
@@ -355,7 +356,7 @@ pub async fn cash(
          left join external_trade x on x.order_ref = subject
          left join contribution_schedule s on s.payment_reference = subject
          order by subject",
-        subject = account.subject_sql()
+        subject = account.subject_sql
     ))
     .bind(statement.statement_id)
     .bind(date)
@@ -372,8 +373,9 @@ pub async fn cash(
         let on_its_way = status.as_deref() == Some("priced")
             || matches!(schedule.as_deref(), Some("received" | "funded"));
         // One posting on the account per entry (the ledger refuses an account twice in one
-        // entry). An entry of one schedule row stands for that row, unique by its key; one
-        // without a row (a settlement) stands for its whole reference, so a second is a repeat.
+        // entry). An entry of one schedule row stands for that row, unique by its key, and a
+        // reversal undoes another; any other (a settlement, a member's payment) stands for its
+        // whole reference, so a second is a repeat.
         let class = classify_cash(
             ours,
             (singles.unwrap_or(0) - 1).max(0),

@@ -1,4 +1,5 @@
-//! The run and its daily report. [`reconcile`] compares positions, transactions and cash in one
+//! The run and its daily report. [`reconcile`] compares positions, transactions and cash (the
+//! custodian's, the bank's, the payment provider's) in one
 //! repeatable-read transaction (so the balances compared and the journal head published are one
 //! snapshot), stores the breaks, closes timing breaks that cleared, and appends the report: per
 //! fund, external trade and cash account what matched and what broke and why, totals, and the
@@ -33,6 +34,10 @@ pub struct Reconcile {
     /// The bank's cash statement (`camt.053`); absent in runs started before it was fetched.
     #[serde(default)]
     pub bank: Option<Imported>,
+    /// The payment provider's statement of members' payments; absent in runs started before it
+    /// was fetched.
+    #[serde(default)]
+    pub provider: Option<Imported>,
 }
 
 /// One section of the report: a scope's compared lines, and its totals.
@@ -79,6 +84,11 @@ pub struct Report {
     pub bank_statement: Option<Imported>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bank_cash: Option<Section>,
+    /// Left out of reports of runs without the provider's statement, whose digest is unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_statement: Option<Imported>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_cash: Option<Section>,
     pub journal_head: JournalHead,
 }
 
@@ -132,6 +142,7 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
         (Some(&request.cash), StatementKind::CustodianCash),
         (request.transactions.as_ref(), StatementKind::Transactions),
         (request.bank.as_ref(), StatementKind::BankCash),
+        (request.provider.as_ref(), StatementKind::ProviderCash),
     ] {
         let Some(statement) = statement else { continue };
         if statement.as_of != request.date || statement.kind != kind {
@@ -172,6 +183,12 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
         }
         None => None,
     };
+    let provider_cash = match &request.provider {
+        Some(statement) => {
+            Some(compare::cash(&mut tx, request.date, statement, &CashAccount::PROVIDER).await?)
+        }
+        None => None,
+    };
     let mut new_breaks = 0;
     let mut timing_cleared = 0;
     for (scope, comparison) in [
@@ -179,6 +196,7 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
         (Scope::Cash, Some(&cash)),
         (Scope::Transaction, movements.as_ref()),
         (Scope::BankCash, bank_cash.as_ref()),
+        (Scope::ProviderCash, provider_cash.as_ref()),
     ] {
         let Some(comparison) = comparison else {
             continue;
@@ -207,6 +225,10 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
         bank_cash: bank_cash
             .as_ref()
             .map(|bank_cash| section(request.date, Scope::BankCash, bank_cash)),
+        provider_statement: request.provider.clone(),
+        provider_cash: provider_cash
+            .as_ref()
+            .map(|provider_cash| section(request.date, Scope::ProviderCash, provider_cash)),
         journal_head: JournalHead {
             entry_id,
             hash: hex::encode(&hash),
@@ -220,6 +242,7 @@ pub async fn reconcile(pool: &PgPool, request: &Reconcile) -> Result<Outcome, Re
         "cash_statement",
         "transaction_statement",
         "bank_statement",
+        "provider_statement",
     ] {
         if let Some(statement) = report_json.get_mut(key).and_then(|s| s.as_object_mut()) {
             statement.remove("new");
@@ -305,6 +328,18 @@ impl Report {
                 (
                     "Bank cash (bank-cash: settlements per order and contributions per payment \
                      reference against the bank's camt.053)",
+                    statement,
+                    section,
+                )
+            })])
+        .chain([self
+            .provider_statement
+            .as_ref()
+            .zip(self.provider_cash.as_ref())
+            .map(|(statement, section)| {
+                (
+                    "Members' payments (provider-cash: each invest-cash request's cash received \
+                     against the payment provider's statement, by request id)",
                     statement,
                     section,
                 )

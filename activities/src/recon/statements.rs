@@ -20,6 +20,8 @@ pub const MAX_LINES: usize = 1_000_000;
 pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// ISO 20022 references and ISINs are at most 35 characters.
 const MAX_SUBJECT_CHARS: usize = 35;
+/// The payment provider quotes a member's request id (`acme_sdk::MAX_ID_LEN`).
+const MAX_PROVIDER_SUBJECT_CHARS: usize = acme_sdk::MAX_ID_LEN;
 
 /// Which statement it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +35,9 @@ pub enum StatementKind {
     /// ACME's bank account statement, `camt.053` in the same shape: employers' payments (under
     /// their payment reference) and settlements with the custodian (under the order reference).
     BankCash,
+    /// The payment provider's settlement statement, in the same shape: each member's payment it
+    /// collected, under the member's request id.
+    ProviderCash,
 }
 
 impl StatementKind {
@@ -40,13 +45,14 @@ impl StatementKind {
         match self {
             Self::Holdings | Self::CustodianCash | Self::Transactions => "custodian",
             Self::BankCash => "bank",
+            Self::ProviderCash => "payment-provider",
         }
     }
 
     pub fn msg_type(self) -> &'static str {
         match self {
             Self::Holdings => "semt.002",
-            Self::CustodianCash | Self::BankCash => "camt.053",
+            Self::CustodianCash | Self::BankCash | Self::ProviderCash => "camt.053",
             Self::Transactions => "semt.017",
         }
     }
@@ -95,10 +101,15 @@ fn malformed(kind: StatementKind, reason: impl std::fmt::Display) -> ReconError 
 }
 
 fn subject(kind: StatementKind, line: usize, text: &str) -> Result<String, ReconError> {
-    if text.is_empty() || text.chars().count() > MAX_SUBJECT_CHARS {
+    let max = if kind == StatementKind::ProviderCash {
+        MAX_PROVIDER_SUBJECT_CHARS
+    } else {
+        MAX_SUBJECT_CHARS
+    };
+    if text.is_empty() || text.chars().count() > max {
         return Err(malformed(
             kind,
-            format!("line {line}: reference {text:?} must be 1 to {MAX_SUBJECT_CHARS} characters"),
+            format!("line {line}: reference {text:?} must be 1 to {max} characters"),
         ));
     }
     Ok(text.to_owned())
@@ -168,7 +179,7 @@ pub fn parse(kind: StatementKind, as_of: NaiveDate, body: &str) -> Result<Parsed
             }
             (statement.as_of, lines)
         }
-        StatementKind::CustodianCash | StatementKind::BankCash => {
+        StatementKind::CustodianCash | StatementKind::BankCash | StatementKind::ProviderCash => {
             let statement: CashStatement =
                 serde_json::from_value(value).map_err(|e| malformed(kind, e))?;
             if statement.currency != crate::members::CASH {
@@ -392,4 +403,44 @@ pub async fn bank_total(
     .bind(reference)
     .fetch_one(pool)
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use serde_json::json;
+
+    use super::{StatementKind, parse};
+
+    fn cash_statement(reference: &str) -> String {
+        json!({
+            "msg_type": "camt.053",
+            "as_of": "2026-11-23",
+            "currency": "GBP",
+            "entries": [{"order_ref": reference, "booking_date": "2026-11-23", "amount": "5.00"}],
+            "closing_balance": "5.00",
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn the_provider_quotes_request_ids_longer_than_a_bank_reference_may_be() {
+        let as_of = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+        let request_id = "0b67faf3-5bb6-439d-85da-db90ab730425";
+        let parsed = parse(
+            StatementKind::ProviderCash,
+            as_of,
+            &cash_statement(request_id),
+        )
+        .unwrap();
+        assert_eq!(parsed.lines[0].subject, request_id);
+        let refused = parse(StatementKind::BankCash, as_of, &cash_statement(request_id));
+        assert!(refused.is_err(), "a bank reference stops at 35 characters");
+        let too_long = parse(
+            StatementKind::ProviderCash,
+            as_of,
+            &cash_statement(&"r".repeat(41)),
+        );
+        assert!(too_long.is_err(), "a request id stops at 40 characters");
+    }
 }

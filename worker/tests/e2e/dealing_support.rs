@@ -574,9 +574,34 @@ pub async fn pay(
     on: NaiveDate,
     amount: Decimal,
 ) {
+    stage_payment(dealing, "bank", payment_id, reference, on, amount).await;
+}
+
+/// A member's payment, quoting their request id, collected by the simulator's payment provider.
+pub async fn pay_provider(
+    dealing: &Dealing,
+    payment_id: &str,
+    request_id: &str,
+    on: NaiveDate,
+    amount: Decimal,
+) {
+    stage_payment(dealing, "provider", payment_id, request_id, on, amount).await;
+}
+
+async fn stage_payment(
+    dealing: &Dealing,
+    party: &str,
+    payment_id: &str,
+    reference: &str,
+    on: NaiveDate,
+    amount: Decimal,
+) {
     let response = dealing
         .http
-        .post(format!("{}/bank/payments", dealing.platform.custodian_url))
+        .post(format!(
+            "{}/{party}/payments",
+            dealing.platform.custodian_url
+        ))
         .json(&serde_json::json!({
             "payment_id": payment_id,
             "reference": reference,
