@@ -23,6 +23,8 @@
 mod dealing_support;
 #[path = "../tests/e2e/support.rs"]
 mod support;
+#[path = "shared/worker_process.rs"]
+mod worker_process;
 
 use std::time::{Duration, Instant};
 
@@ -137,7 +139,7 @@ async fn run(members: usize, kill: bool) -> anyhow::Result<()> {
         .await?;
     let checked = settling.elapsed() - settled;
     let total = cycle.elapsed();
-    let worker_peak_kib = peak_rss_kib(worker_pid);
+    let worker_peak_kib = worker_process::peak_rss_kib(worker_pid);
     worker.kill().await?;
 
     let (entries, postings): (i64, i64) = sqlx::query_as(
@@ -302,25 +304,11 @@ async fn check_nothing_twice(ledger: &Ledger, members: usize, entries: i64) -> a
 /// Starts the `acme-worker` built beside this benchmark, as the end-to-end tests start one, so
 /// its memory is its own.
 fn spawn_worker(dealing: &Dealing) -> anyhow::Result<tokio::process::Child> {
-    let exe = std::env::current_exe()?;
-    let worker = exe
-        .parent()
-        .and_then(|examples| examples.parent())
-        .map(|profile| profile.join("acme-worker"))
-        .filter(|worker| worker.exists())
-        .ok_or_else(|| {
-            anyhow::anyhow!("no acme-worker beside {exe:?}: build it with --bin acme-worker")
-        })?;
-    let platform = &dealing.platform;
-    Ok(tokio::process::Command::new(worker)
-        .env("TEMPORAL_ADDRESS", platform.temporal.address())
-        .env("DATABASE_URL", platform.db.app_url())
-        .env("ACME_TASK_QUEUE", &platform.temporal.queues.workflows)
-        .env("ACME_CUSTODIAN_URL", &platform.custodian_url)
-        // Its own warnings, not the database driver's slow-statement lines.
-        .env("RUST_LOG", "error,acme=warn")
-        .kill_on_drop(true)
-        .spawn()?)
+    let worker = worker_process::binary_beside_this_program()?;
+    // Its own warnings, not the database driver's slow-statement lines.
+    Ok(dealing
+        .platform
+        .spawn_worker_binary(&worker, &[("RUST_LOG", "error,acme=warn")], &[])?)
 }
 
 /// Waits until `expected` member trades match `condition`, however long that takes.
@@ -341,19 +329,6 @@ async fn wait_for(ledger: &Ledger, condition: &str, expected: usize) {
         // from the cycle it times, and at least a second.
         tokio::time::sleep((asked.elapsed() * 10).max(Duration::from_secs(1))).await;
     }
-}
-
-/// The peak resident set of process `pid` (`VmHWM`), in KiB; 0 if it cannot be read.
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find_map(|line| line.strip_prefix("VmHWM:"))
-                .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 /// The allocation's own posting rows written again by the database, into a plain table with

@@ -59,7 +59,7 @@ pub struct Dealing {
     pub platform: Platform,
     /// How long a phase of the day may take before a wait gives up: it grows with the number of
     /// members, so no fixed deadline caps the scale a benchmark can show.
-    patience: Duration,
+    pub patience: Duration,
     simulator: Simulator,
     custodian_db: CustodianDatabase,
     /// Where the custodian posts callbacks (the ingress).

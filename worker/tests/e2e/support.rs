@@ -104,16 +104,28 @@ impl Platform {
     /// (e.g. `TEMPORAL_ADDRESS` naming a proxy in front of the server).
     #[cfg(test)]
     pub fn spawn_worker_process_with(&self, settings: &[(&str, &str)]) -> tokio::process::Child {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_acme-worker"))
+        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_acme-worker"));
+        self.spawn_worker_binary(binary, &[("RUST_LOG", "warn")], settings)
+            .unwrap()
+    }
+
+    /// Starts the `acme-worker` at `binary` pointed at this platform's server, database, queues
+    /// and custodian, with `settings` (then `more`) added to or overriding its environment.
+    pub fn spawn_worker_binary(
+        &self,
+        binary: &std::path::Path,
+        settings: &[(&str, &str)],
+        more: &[(&str, &str)],
+    ) -> std::io::Result<tokio::process::Child> {
+        tokio::process::Command::new(binary)
             .env("TEMPORAL_ADDRESS", self.temporal.address())
             .env("DATABASE_URL", self.db.app_url())
             .env("ACME_TASK_QUEUE", &self.temporal.queues.workflows)
             .env("ACME_CUSTODIAN_URL", &self.custodian_url)
-            .env("RUST_LOG", "warn")
             .envs(settings.iter().copied())
+            .envs(more.iter().copied())
             .kill_on_drop(true)
             .spawn()
-            .unwrap()
     }
 
     /// Starts (or attaches to) an investment and returns a handle on its workflow.
