@@ -2,6 +2,10 @@
 //! key's SHA-256, never the key; a presented key is hashed and compared with every configured
 //! digest in constant time, so neither a leaked configuration nor the response time gives a key
 //! away. A request without a known key is refused (401) before its body is read.
+//!
+//! A client may send schedules only for the employers its entry names: a payroll bureau's key
+//! proves who is calling, not that every employer is its to speak for. The configuration is the
+//! list, set by operations when a client is onboarded; a client with none sends no schedules.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -13,27 +17,69 @@ use super::{ApiError, Intake};
 /// Longest client id: it is stored with every intent (`api_intent.client_id`).
 const MAX_CLIENT_ID_LEN: usize = 40;
 
+/// The employers a client may send schedules for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Employers {
+    /// `*`: any (ACME's own tools, the API check).
+    Any,
+    /// These only; none when the entry names none.
+    Only(Vec<String>),
+}
+
+impl Employers {
+    fn parse(client: &str, text: Option<&str>) -> anyhow::Result<Self> {
+        let Some(text) = text else {
+            return Ok(Self::Only(Vec::new()));
+        };
+        if text == "*" {
+            return Ok(Self::Any);
+        }
+        let mut employers = Vec::new();
+        for employer in text.split('|') {
+            let parsed = acme_sdk::EmployerId::parse(employer).map_err(|e| {
+                anyhow::anyhow!("API client {client}: employer {employer:?}: {}", e.message)
+            })?;
+            employers.push(parsed.as_str().to_owned());
+        }
+        Ok(Self::Only(employers))
+    }
+}
+
+/// One client: its id, its key's SHA-256, and whom it may send schedules for.
+#[derive(Clone)]
+struct Client {
+    id: String,
+    digest: [u8; 32],
+    employers: Employers,
+}
+
 /// The clients allowed in, each with its key's SHA-256.
 #[derive(Clone)]
-pub struct ApiKeys(Vec<(String, [u8; 32])>);
+pub struct ApiKeys(Vec<Client>);
 
 impl std::fmt::Debug for ApiKeys {
     // The digests are not secret, but nothing about keys belongs in a log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let clients: Vec<&str> = self.0.iter().map(|(client, _)| client.as_str()).collect();
+        let clients: Vec<&str> = self.0.iter().map(|client| client.id.as_str()).collect();
         f.debug_tuple("ApiKeys").field(&clients).finish()
     }
 }
 
 impl ApiKeys {
-    /// Parses `client:sha256hex,client:sha256hex` (e.g. `ACME_API_KEYS`); the digest of a key
-    /// is `printf %s "$KEY" | sha256sum`.
+    /// Parses `CLIENT:SHA256HEX[:EMPLOYERS],…` (e.g. `ACME_API_KEYS`): the digest of a key is
+    /// `printf %s "$KEY" | sha256sum`; EMPLOYERS is `E1|E2|…`, or `*` for any, and without it
+    /// the client sends no schedules (investments only).
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        let mut keys = Vec::new();
+        let mut keys: Vec<Client> = Vec::new();
         for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (client, digest) = entry.split_once(':').ok_or_else(|| {
-                anyhow::anyhow!("an API key entry must be CLIENT:SHA256HEX (the key's digest)")
+            let mut fields = entry.splitn(3, ':');
+            let client = fields.next().unwrap_or_default();
+            let digest = fields.next().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "an API key entry must be CLIENT:SHA256HEX[:EMPLOYERS] (the key's digest)"
+                )
             })?;
+            let employers = Employers::parse(client, fields.next())?;
             let well_formed = (1..=MAX_CLIENT_ID_LEN).contains(&client.len())
                 && client
                     .bytes()
@@ -52,10 +98,14 @@ impl ApiKeys {
                     )
                 })?;
             anyhow::ensure!(
-                keys.iter().all(|(known, _)| known != client),
+                keys.iter().all(|known| known.id != client),
                 "API client {client} is configured twice"
             );
-            keys.push((client.to_owned(), digest));
+            keys.push(Client {
+                id: client.to_owned(),
+                digest,
+                employers,
+            });
         }
         anyhow::ensure!(!keys.is_empty(), "no API keys configured");
         Ok(Self(keys))
@@ -65,12 +115,23 @@ impl ApiKeys {
     fn client_of(&self, key: &str) -> Option<&str> {
         let presented: [u8; 32] = Sha256::digest(key.as_bytes()).into();
         let mut found = None;
-        for (client, digest) in &self.0 {
-            if bool::from(digest.ct_eq(&presented)) {
-                found = Some(client.as_str());
+        for client in &self.0 {
+            if bool::from(client.digest.ct_eq(&presented)) {
+                found = Some(client.id.as_str());
             }
         }
         found
+    }
+
+    /// Whether `client` may send schedules for `employer`.
+    pub fn may_send_for(&self, client: &str, employer: &str) -> bool {
+        self.0
+            .iter()
+            .find(|known| known.id == client)
+            .is_some_and(|known| match &known.employers {
+                Employers::Any => true,
+                Employers::Only(employers) => employers.iter().any(|e| e == employer),
+            })
     }
 }
 
@@ -126,6 +187,7 @@ mod tests {
         };
         assert!(refused("payroll:the-key-itself").contains("SHA-256"));
         assert!(refused("payroll").contains("CLIENT:SHA256HEX"));
+        assert!(refused(&format!("a:{}:bad employer", digest("x"))).contains("employer"));
         assert!(refused("").contains("no API keys"));
         let twice = format!("a:{},a:{}", digest("x"), digest("y"));
         assert!(refused(&twice).contains("twice"));
@@ -133,6 +195,26 @@ mod tests {
         // Nothing about the keys is printed.
         let keys = ApiKeys::parse(&format!("a:{}", digest("x")))?;
         assert_eq!(format!("{keys:?}"), "ApiKeys([\"a\"])");
+        Ok(())
+    }
+
+    #[test]
+    fn a_client_sends_schedules_only_for_the_employers_its_entry_names() -> anyhow::Result<()> {
+        let keys = ApiKeys::parse(&format!(
+            "bureau:{}:EMP-1|EMP-2, tools:{}:*, portal:{}",
+            digest("b"),
+            digest("t"),
+            digest("p")
+        ))?;
+        assert!(keys.may_send_for("bureau", "EMP-1"));
+        assert!(keys.may_send_for("bureau", "EMP-2"));
+        assert!(!keys.may_send_for("bureau", "EMP-3"));
+        assert!(keys.may_send_for("tools", "EMP-3"));
+        assert!(
+            !keys.may_send_for("portal", "EMP-1"),
+            "no list, no schedules"
+        );
+        assert!(!keys.may_send_for("nobody", "EMP-1"));
         Ok(())
     }
 }

@@ -213,6 +213,17 @@ impl ApiError {
         )
     }
 
+    fn employer_not_allowed(client: &str, employer: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "employer.not_allowed",
+            format!(
+                "client {client} may not send schedules for employer {employer}; ask ACME to \
+                 add the employer to your client's list"
+            ),
+        )
+    }
+
     fn not_found(code: &str, what: String) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

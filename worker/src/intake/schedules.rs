@@ -111,6 +111,7 @@ pub struct InvestedSummary {
     responses(
         (status = 202, description = "Stored; invested once paid", body = Accepted),
         (status = 401, description = "No valid API key", body = ErrorBody),
+        (status = 403, description = "This client may not send schedules for this employer", body = ErrorBody),
         (status = 409, description = "The same file was sent for another employer", body = ErrorBody),
         (status = 413, description = "The file is too large", body = ErrorBody),
         (status = 422, description = "Not a schedule (refused whole), a bad parameter, or the Idempotency-Key reused for another request", body = ErrorBody),
@@ -125,6 +126,9 @@ pub async fn submit(
     body: Body,
 ) -> Result<Response, ApiError> {
     let (employer, file_name) = parameters(query)?;
+    if !intake.keys.may_send_for(&caller, employer.as_str()) {
+        return Err(ApiError::employer_not_allowed(&caller, employer.as_str()));
+    }
     let key = idempotency_key(&headers)?;
     let declared = headers
         .get(header::CONTENT_LENGTH)

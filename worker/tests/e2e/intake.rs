@@ -34,7 +34,7 @@ impl TestIntake {
     pub async fn serve(platform: &Platform) -> TestIntake {
         let digest = |key: &str| hex::encode(Sha256::digest(key.as_bytes()));
         let keys = ApiKeys::parse(&format!(
-            "payroll:{},portal:{}",
+            "payroll:{}:acme-ltd|other-ltd,portal:{}",
             digest(PAYROLL_KEY),
             digest(PORTAL_KEY)
         ))
@@ -272,6 +272,18 @@ async fn a_schedule_is_stored_as_the_cli_imports_it_then_invested_once_paid() {
         )
         .await;
         assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("employer.missing")));
+        assert_eq!((schedules().await, intents(platform).await), (0, 0));
+        // An employer not on the client's list, and a client with no list: 403, nothing stored.
+        let file = format!("{HEADER}m-0,1.00,0,2026-11\n");
+        let (status, body) = answer(api.post("/v1/contribution-schedules?employer=stranger-ltd").body(file.clone())).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("employer.not_allowed")));
+        let portal = api
+            .http
+            .post(format!("{}/v1/contribution-schedules?employer=acme-ltd", api.url))
+            .bearer_auth(PORTAL_KEY)
+            .body(file);
+        let (status, body) = answer(portal).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("employer.not_allowed")));
         assert_eq!((schedules().await, intents(platform).await), (0, 0));
 
         // A schedule with a line for nobody: stored, its rows checked, 202.
