@@ -1,9 +1,10 @@
 //! The process test kit: a real local Temporal server (the `temporal` CLI that `ops/stack`
 //! installed, never a download), a fresh set of task queues, and helpers to run a worker for the
 //! length of a test. Each test gets its own in-memory server: it starts in well under a second
-//! and dies with the test, so no test sees another's workflows.
+//! and dies with the test, so no test sees another's workflows. The soak's server keeps its
+//! state in a file instead, so that it can be restarted mid-day.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use temporalio_client::Client;
 use temporalio_sdk::testing::{
@@ -36,13 +37,29 @@ const SERVER_START_ATTEMPTS: u32 = 3;
 /// A local Temporal server for one test, with its own task queues.
 #[derive(Debug)]
 pub struct TestTemporal {
-    env: WorkflowEnvironment<LocalServer>,
+    /// Always set; empty only while [`Self::restart`] swaps the server.
+    env: Option<WorkflowEnvironment<LocalServer>>,
     port: u16,
+    /// The server's SQLite file, when it keeps its state on disk and so can be restarted.
+    database: Option<PathBuf>,
     pub queues: TaskQueues,
 }
 
+type TestkitError = Box<dyn std::error::Error + Send + Sync>;
+
 impl TestTemporal {
-    pub async fn start() -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+    /// A server keeping everything in memory: the tests' default.
+    pub async fn start() -> Result<Self, TestkitError> {
+        Self::start_with(None).await
+    }
+
+    /// A server keeping its state in the SQLite file `database`, so that [`Self::restart`]
+    /// brings it back with every workflow (the soak restarts one mid-day).
+    pub async fn start_on_disk(database: PathBuf) -> Result<Self, TestkitError> {
+        Self::start_with(Some(database)).await
+    }
+
+    async fn start_with(database: Option<PathBuf>) -> Result<Self, TestkitError> {
         let binary = temporal_binary()?;
         // The SDK gives a server 5 s to answer, which a busy 2-core machine (tests starting
         // servers side by side) sometimes misses: a server that did not come up is tried again
@@ -53,14 +70,7 @@ impl TestTemporal {
             let port = std::net::TcpListener::bind("127.0.0.1:0")?
                 .local_addr()?
                 .port();
-            let options = LocalWorkflowEnvironmentOptions::builder()
-                .server_executable(EphemeralExe::ExistingPath(binary.display().to_string()))
-                .port(port)
-                // Warnings about the throwaway server (cluster ids, cancelled tasks at
-                // shutdown) are noise in test output.
-                .log_level(DevServerLogLevel::Error)
-                .build();
-            match WorkflowEnvironment::start_local(options).await {
+            match launch(&binary, port, database.as_deref()).await {
                 Ok(env) => break (env, port),
                 Err(error) if attempt < SERVER_START_ATTEMPTS => {
                     eprintln!(
@@ -73,7 +83,46 @@ impl TestTemporal {
         };
         crate::search::ensure_registered(env.client()).await?;
         let queues = TaskQueues::new(&format!("test-{}", uuid::Uuid::new_v4().simple()));
-        Ok(Self { env, port, queues })
+        Ok(Self {
+            env: Some(env),
+            port,
+            database,
+            queues,
+        })
+    }
+
+    /// Stops the server and starts it again on the same port and file, as a production cluster
+    /// restarts: workflows, histories and task queues survive; clients and workers reconnect.
+    /// Only a server started with [`Self::start_on_disk`] can: one in memory would lose all.
+    pub async fn restart(&mut self) -> Result<(), TestkitError> {
+        let database = self.database.clone().ok_or(
+            "a Temporal server in memory would lose every workflow: start it with start_on_disk",
+        )?;
+        let binary = temporal_binary()?;
+        if let Some(env) = self.env.take() {
+            env.shutdown().await?;
+        }
+        let mut attempt = 1;
+        let env = loop {
+            match launch(&binary, self.port, Some(&database)).await {
+                Ok(env) => break env,
+                // The old server may still hold the port for a moment.
+                Err(error) if attempt < SERVER_START_ATTEMPTS => {
+                    eprintln!("testkit: Temporal restart attempt {attempt} failed ({error})");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
+        self.env = Some(env);
+        Ok(())
+    }
+
+    fn env(&self) -> &WorkflowEnvironment<LocalServer> {
+        self.env
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("the server is only absent inside restart"))
     }
 
     /// The server's gRPC address, for `TEMPORAL_ADDRESS`.
@@ -82,12 +131,32 @@ impl TestTemporal {
     }
 
     pub fn client(&self) -> &Client {
-        self.env.client()
+        self.env().client()
     }
 
-    pub async fn shutdown(self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        Ok(self.env.shutdown().await?)
+    pub async fn shutdown(self) -> Result<(), TestkitError> {
+        match self.env {
+            Some(env) => Ok(env.shutdown().await?),
+            None => Ok(()),
+        }
     }
+}
+
+/// Starts the dev server at `binary` on `port`, in memory or on the SQLite file `database`.
+async fn launch(
+    binary: &Path,
+    port: u16,
+    database: Option<&Path>,
+) -> Result<WorkflowEnvironment<LocalServer>, temporalio_sdk::testing::WorkflowEnvironmentError> {
+    let options = LocalWorkflowEnvironmentOptions::builder()
+        .server_executable(EphemeralExe::ExistingPath(binary.display().to_string()))
+        .port(port)
+        .maybe_database_filename(database.map(Path::to_path_buf))
+        // Warnings about the throwaway server (cluster ids, cancelled tasks at shutdown) are
+        // noise in test output.
+        .log_level(DevServerLogLevel::Error)
+        .build();
+    WorkflowEnvironment::start_local(options).await
 }
 
 /// Where recorded workflow histories live: in the process's own folder,

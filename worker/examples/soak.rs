@@ -6,8 +6,8 @@
 //! ```text
 //! ops/stack up && source .acme/env
 //! cargo build -p acme-worker --example soak --bin acme-worker
-//! target/debug/examples/soak [--days N] [--members N] [--kills N] [--seed N]
-//!                            [--restart-postgres] [--plant-bug]
+//! target/debug/examples/soak [--days N] [--members N] [--workers N] [--kills N] [--seed N]
+//!                            [--restart-postgres] [--restart-temporal] [--plant-bug]
 //! ```
 //!
 //! Each day: from the second day, a third of the members holding units sell some (`sell-units`);
@@ -16,9 +16,11 @@
 //! land while requests run; each request is started twice concurrently under one request id.
 //! Then the dealing cycle of the custodian's business date runs with that day's faults (duplicate callbacks and a partial fill,
 //! then lost callbacks with 503 bursts and late confirmations, then an order rejected after
-//! acceptance, in turn). A killer kills the worker every 1.5–5 s (seeded) until it has killed
-//! `--kills` times, and starts a new one each time; `--restart-postgres` also restarts the local
-//! PostgreSQL cluster once, mid-cycle.
+//! acceptance, in turn). `--workers` (default 2) workers run at once; a killer kills one of them,
+//! drawn at random, every 1.5–5 s (seeded) until it has killed `--kills` times, and starts a new
+//! one in its place each time; `--restart-postgres` also restarts the local
+//! PostgreSQL cluster once, mid-cycle on the first day, and `--restart-temporal` the Temporal
+//! server (which keeps its state in a file for the soak) mid-cycle on the second.
 //!
 //! At the end: the ledger's invariants hold, the hash chain verifies, every settled allocation
 //! follows the floor rule, every request was done exactly once (one cash or units entry per
@@ -38,10 +40,12 @@ mod worker_process;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use acme_custodian::messages::{ClockState, Faults};
+use acme_sdk::testkit::TestTemporal;
 use acme_workflows::reconciliation::{self, Reconciliation};
 use acme_workflows::{invest_cash, sell_units};
 use anyhow::Context as _;
@@ -59,9 +63,11 @@ const MAX_ROUNDS: usize = 200;
 struct Profile {
     days: usize,
     members: usize,
+    workers: usize,
     kills: usize,
     seed: u64,
     restart_postgres: bool,
+    restart_temporal: bool,
     plant_bug: bool,
 }
 
@@ -70,9 +76,11 @@ impl Profile {
         let mut profile = Profile {
             days: 3,
             members: 60,
+            workers: 2,
             kills: 30,
             seed: 1,
             restart_postgres: false,
+            restart_temporal: false,
             plant_bug: false,
         };
         while let Some(arg) = args.next() {
@@ -87,19 +95,23 @@ impl Profile {
             match arg.as_str() {
                 "--days" => profile.days = usize::try_from(number("--days")?)?,
                 "--members" => profile.members = usize::try_from(number("--members")?)?,
+                "--workers" => profile.workers = usize::try_from(number("--workers")?)?,
                 "--kills" => profile.kills = usize::try_from(number("--kills")?)?,
                 "--seed" => profile.seed = number("--seed")?,
                 "--restart-postgres" => profile.restart_postgres = true,
+                "--restart-temporal" => profile.restart_temporal = true,
                 "--plant-bug" => profile.plant_bug = true,
                 other => anyhow::bail!(
-                    "unknown argument {other:?}: --days N --members N --kills N --seed N \
-                     --restart-postgres --plant-bug"
+                    "unknown argument {other:?}: --days N --members N --workers N --kills N --seed N \
+                     --restart-postgres --restart-temporal --plant-bug"
                 ),
             }
         }
         anyhow::ensure!(
-            (1..=10).contains(&profile.days) && (3..=10_000).contains(&profile.members),
-            "--days is 1 to 10 and --members 3 to 10,000"
+            (1..=10).contains(&profile.days)
+                && (3..=10_000).contains(&profile.members)
+                && (1..=8).contains(&profile.workers),
+            "--days is 1 to 10, --members 3 to 10,000 and --workers 1 to 8"
         );
         Ok(profile)
     }
@@ -132,9 +144,26 @@ impl Draw {
     }
 }
 
-/// The worker process the killer kills, how many times it has, and how many it may by now.
+/// How to start an `acme-worker` process pointed at the soak's platform.
+struct Launcher {
+    binary: PathBuf,
+    environment: Vec<(&'static str, String)>,
+}
+
+impl Launcher {
+    fn start(&self) -> anyhow::Result<tokio::process::Child> {
+        Ok(tokio::process::Command::new(&self.binary)
+            .envs(self.environment.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("RUST_LOG", "error")
+            .kill_on_drop(true)
+            .spawn()?)
+    }
+}
+
+/// The worker processes the killer kills, how many times it has, and how many it may by now.
 struct Workers {
-    current: RefCell<tokio::process::Child>,
+    launcher: Launcher,
+    running: RefCell<Vec<tokio::process::Child>>,
     kills: Cell<usize>,
     allowed: Cell<usize>,
     exits: Cell<usize>,
@@ -142,45 +171,39 @@ struct Workers {
 }
 
 impl Workers {
-    fn start(dealing: &Dealing) -> anyhow::Result<tokio::process::Child> {
-        let binary = worker_process::binary_beside_this_program()?;
-        Ok(dealing
-            .platform
-            .spawn_worker_binary(&binary, &[("RUST_LOG", "error")], &[])?)
-    }
-
-    fn has_exited(&self) -> bool {
-        self.current
-            .borrow_mut()
+    fn has_exited(&self, worker: usize) -> bool {
+        self.running.borrow_mut()[worker]
             .try_wait()
             .ok()
             .flatten()
             .is_some()
     }
 
-    /// Until stopped: after a random pause, kill the worker (`kill -9`, no goodbye) and start
-    /// another, as long as fewer than `allowed` kills were made; a worker that died on its own is
-    /// replaced too.
-    async fn kill_at_random(&self, dealing: &Dealing, seed: u64) {
+    /// Until stopped: after a random pause, kill one of the workers, drawn at random (`kill -9`,
+    /// no goodbye), and start another in its place, as long as fewer than `allowed` kills were
+    /// made; a worker that died on its own is replaced too.
+    async fn kill_at_random(&self, seed: u64) {
         let mut draw = Draw(seed.max(1));
         while !self.stop.get() {
             tokio::time::sleep(draw.millis(1_500, 5_000)).await;
             if self.stop.get() {
                 break;
             }
-            if self.has_exited() {
+            let count = self.running.borrow().len();
+            let worker = usize::try_from(draw.next()).unwrap_or(0) % count;
+            if self.has_exited(worker) {
                 self.exits.set(self.exits.get() + 1);
             } else if self.kills.get() < self.allowed.get() {
-                let _ = self.current.borrow_mut().start_kill();
-                while !self.has_exited() {
+                let _ = self.running.borrow_mut()[worker].start_kill();
+                while !self.has_exited(worker) {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 self.kills.set(self.kills.get() + 1);
             } else {
                 continue;
             }
-            let next = Self::start(dealing).unwrap();
-            *self.current.borrow_mut() = next;
+            let next = self.launcher.start().unwrap();
+            self.running.borrow_mut()[worker] = next;
         }
     }
 }
@@ -195,22 +218,33 @@ struct Asked {
 async fn soak(profile: Profile) -> anyhow::Result<bool> {
     let started = Instant::now();
     println!("soak: {profile:?}");
-    let mut dealing = Dealing::start(profile.members, monday()).await;
+    // Temporal keeps its state in a file, so that it can be restarted mid-day.
+    let temporal_file = std::env::temp_dir().join(format!("acme-soak-{}.db", std::process::id()));
+    let temporal = TestTemporal::start_on_disk(temporal_file.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("starting Temporal: {e}"))?;
+    let mut dealing = Dealing::start_on(profile.members, monday(), temporal).await;
     // Every kill can cost an activity its 30 s timeout; the day waits for that, not a deadline.
     dealing.patience = Duration::from_secs(900);
-    let dealing = Rc::new(dealing);
+    let launcher = Launcher {
+        binary: worker_process::binary_beside_this_program()?,
+        environment: dealing.platform.worker_environment().into(),
+    };
     let workers = Rc::new(Workers {
-        current: RefCell::new(Workers::start(&dealing)?),
+        running: RefCell::new(
+            (0..profile.workers)
+                .map(|_| launcher.start())
+                .collect::<anyhow::Result<_>>()?,
+        ),
+        launcher,
         kills: Cell::new(0),
         allowed: Cell::new(0),
         exits: Cell::new(0),
         stop: Cell::new(false),
     });
     let killer = {
-        let (workers, dealing) = (workers.clone(), dealing.clone());
-        tokio::task::spawn_local(async move {
-            workers.kill_at_random(&dealing, profile.seed).await;
-        })
+        let workers = workers.clone();
+        tokio::task::spawn_local(async move { workers.kill_at_random(profile.seed).await })
     };
 
     let mut asked = Asked::default();
@@ -235,6 +269,15 @@ async fn soak(profile: Profile) -> anyhow::Result<bool> {
         }
         if day == 0 && profile.restart_postgres {
             restart_postgres()?;
+        }
+        if day == 1 && profile.restart_temporal {
+            dealing
+                .platform
+                .temporal
+                .restart()
+                .await
+                .map_err(|e| anyhow::anyhow!("restarting Temporal: {e}"))?;
+            println!("  Temporal restarted mid-cycle (its state kept on disk)");
         }
         dealing
             .finish_cycle(date, handle)
@@ -265,12 +308,12 @@ async fn soak(profile: Profile) -> anyhow::Result<bool> {
         workers.kills.get(),
         workers.exits.get()
     );
-    let _ = workers.current.borrow_mut().start_kill();
+    for worker in workers.running.borrow_mut().iter_mut() {
+        let _ = worker.start_kill();
+    }
     if passed {
-        Rc::try_unwrap(dealing)
-            .map_err(|_| anyhow::anyhow!("the dealing harness is still shared"))?
-            .finish()
-            .await;
+        dealing.finish().await;
+        let _ = std::fs::remove_file(&temporal_file);
     } else {
         // What failed is worth a look: ops/test drops the database once it is idle.
         println!(

@@ -17,7 +17,7 @@ use acme_custodian::{Simulator, testkit::TestDatabase as CustodianDatabase};
 use acme_ledger::{Ledger, NewEntry, NewPosting, OwnerKind};
 use acme_sdk::AssetCode;
 use acme_sdk::allocation::pro_rata;
-use acme_sdk::testkit::eventually;
+use acme_sdk::testkit::{TestTemporal, eventually};
 use acme_worker::ingress;
 use acme_workflows::dealing_cycle::{self, DealingCycle, Status};
 use acme_workflows::sell_units::{self, SellUnits};
@@ -70,7 +70,12 @@ pub struct Dealing {
 
 impl Dealing {
     pub async fn start(members: usize, first_day: NaiveDate) -> Dealing {
-        let mut platform = Platform::start(&[]).await;
+        Self::start_on(members, first_day, TestTemporal::start().await.unwrap()).await
+    }
+
+    /// The same on a Temporal server of the caller's (the soak's, kept on disk).
+    pub async fn start_on(members: usize, first_day: NaiveDate, temporal: TestTemporal) -> Dealing {
+        let mut platform = Platform::start_on(&[], temporal).await;
         if let Some(last) = u64::try_from(members).unwrap().checked_sub(1) {
             seeding::seed_members(&platform.db.ledger, &member_seed(last), |_, _| {})
                 .await

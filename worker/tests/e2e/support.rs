@@ -45,6 +45,11 @@ impl InProcessWorker {
 impl Platform {
     /// Members `(id, model portfolio)`.
     pub async fn start(members: &[(&str, Option<&str>)]) -> Platform {
+        Self::start_on(members, TestTemporal::start().await.unwrap()).await
+    }
+
+    /// The same on a Temporal server of the caller's (the soak's, kept on disk).
+    pub async fn start_on(members: &[(&str, Option<&str>)], temporal: TestTemporal) -> Platform {
         let db = TestDatabase::create(16).await.unwrap();
         ensure_reference_data(&db.ledger).await.unwrap();
         let members: Vec<NewMember> = members
@@ -55,7 +60,6 @@ impl Platform {
             })
             .collect();
         onboard_members(&db.ledger, &members).await.unwrap();
-        let temporal = TestTemporal::start().await.unwrap();
         Platform {
             db,
             temporal,
@@ -109,6 +113,17 @@ impl Platform {
             .unwrap()
     }
 
+    /// What points an `acme-worker` process at this platform's server, database, queues and
+    /// custodian.
+    pub fn worker_environment(&self) -> [(&'static str, String); 4] {
+        [
+            ("TEMPORAL_ADDRESS", self.temporal.address()),
+            ("DATABASE_URL", self.db.app_url()),
+            ("ACME_TASK_QUEUE", self.temporal.queues.workflows.clone()),
+            ("ACME_CUSTODIAN_URL", self.custodian_url.clone()),
+        ]
+    }
+
     /// Starts the `acme-worker` at `binary` pointed at this platform's server, database, queues
     /// and custodian, with `settings` (then `more`) added to or overriding its environment.
     pub fn spawn_worker_binary(
@@ -118,10 +133,7 @@ impl Platform {
         more: &[(&str, &str)],
     ) -> std::io::Result<tokio::process::Child> {
         tokio::process::Command::new(binary)
-            .env("TEMPORAL_ADDRESS", self.temporal.address())
-            .env("DATABASE_URL", self.db.app_url())
-            .env("ACME_TASK_QUEUE", &self.temporal.queues.workflows)
-            .env("ACME_CUSTODIAN_URL", &self.custodian_url)
+            .envs(self.worker_environment())
             .envs(settings.iter().copied())
             .envs(more.iter().copied())
             .kill_on_drop(true)
