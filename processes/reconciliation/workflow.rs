@@ -125,7 +125,7 @@ impl Process for Reconciliation {
 
     fn summary(input: &Input) -> String {
         format!(
-            "reconcile {} against the custodian and the bank",
+            "reconcile {} against the custodian, the bank and the payment provider",
             input.date
         )
     }

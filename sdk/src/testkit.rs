@@ -120,9 +120,10 @@ impl TestTemporal {
     }
 
     fn env(&self) -> &WorkflowEnvironment<LocalServer> {
+        // Absent only inside `restart`, or after one that failed (its error was returned).
         self.env
             .as_ref()
-            .unwrap_or_else(|| unreachable!("the server is only absent inside restart"))
+            .expect("the Temporal server did not come back after a restart")
     }
 
     /// The server's gRPC address, for `TEMPORAL_ADDRESS`.

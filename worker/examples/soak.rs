@@ -168,6 +168,8 @@ struct Workers {
     allowed: Cell<usize>,
     exits: Cell<usize>,
     stop: Cell<bool>,
+    /// A kill or a replacement is under way: the next one waits for it.
+    busy: Cell<bool>,
 }
 
 impl Workers {
@@ -179,9 +181,30 @@ impl Workers {
             .is_some()
     }
 
-    /// Until stopped: after a random pause, kill one of the workers, drawn at random (`kill -9`,
-    /// no goodbye), and start another in its place, as long as fewer than `allowed` kills were
-    /// made; a worker that died on its own is replaced too.
+    /// Kills worker `n % workers` (`kill -9`, no goodbye) and starts another in its place; one
+    /// that had already died on its own is counted as such and replaced.
+    async fn kill(&self, n: usize) {
+        while self.busy.replace(true) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let worker = n % self.running.borrow().len();
+        if self.has_exited(worker) {
+            self.exits.set(self.exits.get() + 1);
+        } else {
+            let _ = self.running.borrow_mut()[worker].start_kill();
+            while !self.has_exited(worker) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            self.kills.set(self.kills.get() + 1);
+        }
+        let next = self.launcher.start().unwrap();
+        self.running.borrow_mut()[worker] = next;
+        self.busy.set(false);
+    }
+
+    /// Until stopped: after a random pause, kill one of the workers, drawn at random, as long as
+    /// fewer than `allowed` kills were made; a worker that died on its own is replaced (and
+    /// counted: the soak fails on it).
     async fn kill_at_random(&self, seed: u64) {
         let mut draw = Draw(seed.max(1));
         while !self.stop.get() {
@@ -189,21 +212,12 @@ impl Workers {
             if self.stop.get() {
                 break;
             }
-            let count = self.running.borrow().len();
-            let worker = usize::try_from(draw.next()).unwrap_or(0) % count;
-            if self.has_exited(worker) {
-                self.exits.set(self.exits.get() + 1);
-            } else if self.kills.get() < self.allowed.get() {
-                let _ = self.running.borrow_mut()[worker].start_kill();
-                while !self.has_exited(worker) {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                self.kills.set(self.kills.get() + 1);
-            } else {
-                continue;
+            let workers = self.running.borrow().len();
+            let worker = usize::try_from(draw.next()).unwrap_or(0) % workers;
+            let died = self.has_exited(worker);
+            if died || self.kills.get() < self.allowed.get() {
+                self.kill(worker).await;
             }
-            let next = self.launcher.start().unwrap();
-            self.running.borrow_mut()[worker] = next;
         }
     }
 }
@@ -241,6 +255,7 @@ async fn soak(profile: Profile) -> anyhow::Result<bool> {
         allowed: Cell::new(0),
         exits: Cell::new(0),
         stop: Cell::new(false),
+        busy: Cell::new(false),
     });
     let killer = {
         let workers = workers.clone();
@@ -256,13 +271,27 @@ async fn soak(profile: Profile) -> anyhow::Result<bool> {
             .business_date;
         dates.push(date);
         let day_started = Instant::now();
-        // The day's share of the kills, spread over the requests and the cycle.
+        // The day's share of the kills: up to three land in the cycle (as it closes, as it
+        // allocates, as it settles), the rest at random while the requests run.
         let kills_by_then = (profile.kills * (day + 1)).div_ceil(profile.days);
-        workers.allowed.set(kills_by_then);
-        let requests =
-            send_requests(&dealing, &profile, day, kills_by_then, &workers, &mut asked).await?;
+        let day_share = kills_by_then.saturating_sub(workers.kills.get());
+        let in_cycle = (day_share / 2).min(3);
+        workers.allowed.set(kills_by_then - in_cycle);
+        let requests = send_requests(
+            &dealing,
+            &profile,
+            day,
+            kills_by_then - in_cycle,
+            &workers,
+            &mut asked,
+        )
+        .await?;
         dealing.faults(&faults_of(day)).await;
         let handle = dealing.start_cycle(date).await;
+        let mut cycle_kills = (0..in_cycle).map(|k| day + k);
+        if let Some(worker) = cycle_kills.next() {
+            workers.kill(worker).await;
+        }
         dealing.wait_until_none_in(date, "created").await;
         if day % 3 == 2 {
             reject_one_order(&dealing, date).await?;
@@ -280,7 +309,11 @@ async fn soak(profile: Profile) -> anyhow::Result<bool> {
             println!("  Temporal restarted mid-cycle (its state kept on disk)");
         }
         dealing
-            .finish_cycle(date, handle)
+            .finish_cycle_with(date, handle, async || {
+                if let Some(worker) = cycle_kills.next() {
+                    workers.kill(worker).await;
+                }
+            })
             .await
             .map_err(|e| anyhow::anyhow!("the cycle of {date} failed: {e}"))?;
         println!(
@@ -540,8 +573,11 @@ async fn check(
         .await;
         results.push((
             format!("floor rule, {date}"),
-            rule.map(|trades| format!("{trades} external trades"))
-                .map_err(|e| e.to_string()),
+            match rule {
+                Ok(0) => Err("no external trade settled: nothing to check".to_owned()),
+                Ok(trades) => Ok(format!("{trades} external trades")),
+                Err(e) => Err(e.to_string()),
+            },
         ));
     }
     results.push((
@@ -555,12 +591,28 @@ async fn check(
         })
         .await
         .map_err(|e| anyhow::anyhow!("reconciliation of {last}: {e:?}"))?;
+    // Every investment's payment must have been compared, not merely nothing found.
+    let payments_matched: Option<i64> = sqlx::query_scalar(
+        "select (report -> 'provider_cash' ->> 'matched')::bigint from recon_report
+         where report_id = $1",
+    )
+    .bind(outcome.report_id)
+    .fetch_one(ledger.pool())
+    .await?;
+    let invested = i64::try_from(asked.invests.len())?;
     results.push((
         format!("reconciliation of {last}"),
-        if outcome.breaks == 0 {
-            Ok(format!("{} matched, no break", outcome.matched))
-        } else {
+        if outcome.breaks > 0 {
             Err(format!("{} breaks: acme recon breaks", outcome.breaks))
+        } else if payments_matched != Some(invested) {
+            Err(format!(
+                "{payments_matched:?} members' payments matched, not the {invested} invested"
+            ))
+        } else {
+            Ok(format!(
+                "{} matched ({invested} members' payments), no break",
+                outcome.matched
+            ))
         },
     ));
     results.push((
@@ -573,6 +625,13 @@ async fn check(
                 workers.kills.get(),
                 profile.kills
             ))
+        },
+    ));
+    results.push((
+        "workers that died on their own".into(),
+        match workers.exits.get() {
+            0 => Ok("none".into()),
+            exits => Err(format!("{exits}: see the worker log lines above")),
         },
     ));
     let mut passed = true;

@@ -131,6 +131,14 @@ async fn main() -> anyhow::Result<()> {
     if let Some(address) = args.intake_listen {
         let keys = ApiKeys::parse(args.api_keys.as_deref().unwrap_or_default())
             .context("ACME_API_KEYS")?;
+        // Entries written before employers were listed lose schedules: say so at start.
+        for client in keys.without_employers() {
+            tracing::warn!(
+                client,
+                "intake client lists no employers: its schedules are refused (403); \
+                 append :EMPLOYER|EMPLOYER (or :*) to its ACME_API_KEYS entry"
+            );
+        }
         // A pool of its own: a burst of uploads cannot take the activities' connections.
         let intake_pool = PgPoolOptions::new()
             .max_connections(args.intake_db_connections)

@@ -36,9 +36,14 @@ pub struct CashAccount {
     pub pot: &'static str,
     /// The kinds of the journal entries compared.
     pub entry_kinds: &'static [&'static str],
-    /// The SQL expression of an entry's (`e`) reference. Always one of this type's constants,
-    /// never input.
-    pub subject_sql: &'static str,
+    /// The SQL expression of an entry's (`e`) reference. Private: only this type's constants
+    /// set it, never input.
+    subject_sql: &'static str,
+    /// Whether a statement line we have not booked may be money on its way to our books (a
+    /// trade priced and not settled, a schedule not yet invested): timing, not missing. Not for
+    /// members' payments, whose reference is the caller's request id and could equal an order
+    /// or payment reference.
+    may_be_on_its_way: bool,
     /// True when the statement signs a movement the other way from our posting on the account
     /// (the statements sign from ACME's side, money in is `+`; our bank mirror is the outside
     /// world's side of it, so money in is `-` there).
@@ -54,6 +59,7 @@ impl CashAccount {
         pot: "bank",
         entry_kinds: &["dealing.cash-settled"],
         subject_sql: "e.metadata ->> 'order_ref'",
+        may_be_on_its_way: true,
         statement_signs_opposite: true,
     };
 
@@ -67,6 +73,7 @@ impl CashAccount {
         pot: "bank",
         entry_kinds: &["dealing.cash-settled", "contribution.received"],
         subject_sql: "coalesce(e.metadata ->> 'order_ref', e.metadata ->> 'payment_ref')",
+        may_be_on_its_way: true,
         statement_signs_opposite: true,
     };
 
@@ -80,6 +87,7 @@ impl CashAccount {
         pot: "bank",
         entry_kinds: &["invest.cash-received", "invest.cash-received.reversed"],
         subject_sql: "split_part(e.workflow_id, '/', 2)",
+        may_be_on_its_way: false,
         statement_signs_opposite: true,
     };
 }
@@ -156,8 +164,9 @@ impl Scope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub scope: Scope,
-    /// The fund (positions), the order reference (cash, and transactions we have) or the
-    /// custodian's movement reference (transactions only they have, duplicates).
+    /// The fund (positions), the order reference (cash, and transactions we have), the
+    /// custodian's movement reference (transactions only they have, duplicates), the payment
+    /// reference (the bank's cash) or the member's request id (the provider's).
     pub subject: String,
     /// The fund (positions, transactions), or [`CUSTODIAN_CASH`].
     pub account: String,
@@ -307,10 +316,11 @@ pub fn classify_position(
 }
 
 /// `account`'s movements per reference, effective by `date`, against its statement, line by line
-/// (both statements sign from ACME's side; our bank mirror moves the other way). A statement line
-/// whose reference is still on its way into our books (a trade priced but not settled by `date`,
-/// a contribution schedule received or funded but not yet invested) is timing, expected to clear
-/// on the trade's settlement date (a schedule's: within the age limit).
+/// (the statements sign from ACME's side; our bank mirror moves the other way). A reversal counts
+/// against what it reverses. A statement line whose reference is still on its way into our books
+/// (a trade priced but not settled by `date`, a contribution schedule received or funded but not
+/// yet invested; never for members' payments) is timing, expected to clear on the trade's
+/// settlement date (a schedule's: within the age limit).
 pub async fn cash(
     conn: &mut PgConnection,
     date: NaiveDate,
@@ -370,8 +380,9 @@ pub async fn cash(
         rows
     {
         let entries = entries.unwrap_or(0);
-        let on_its_way = status.as_deref() == Some("priced")
-            || matches!(schedule.as_deref(), Some("received" | "funded"));
+        let on_its_way = account.may_be_on_its_way
+            && (status.as_deref() == Some("priced")
+                || matches!(schedule.as_deref(), Some("received" | "funded")));
         // One posting on the account per entry (the ledger refuses an account twice in one
         // entry). An entry of one schedule row stands for that row, unique by its key, and a
         // reversal undoes another; any other (a settlement, a member's payment) stands for its
@@ -423,9 +434,10 @@ pub async fn cash(
     Ok(out)
 }
 
-/// How one reference's cash compares: `None` when it matches. `our_repeats` counts our entries
-/// beyond the one a settlement has per order (a contribution's entries are one per schedule row
-/// by their keys); `their_repeats` the statement's lines repeating another of the reference's (same date
+/// How one reference's cash compares: `None` when it matches, or when ours nets to nothing and
+/// they list nothing. `our_repeats` counts our entries beyond the one a settlement (or a member's
+/// payment) has per reference (a contribution's entries are one per schedule row by their keys,
+/// a reversal undoes another); `their_repeats` the statement's lines repeating another of the reference's (same date
 /// and amount: an employer may pay a schedule in parts, never the same part twice a day);
 /// `on_its_way` says the statement's money is known to us and not yet booked.
 pub fn classify_cash(
@@ -442,6 +454,8 @@ pub fn classify_cash(
         (None, None) => None,
         (Some(ours), Some(theirs)) if ours == theirs => None,
         (Some(_), Some(_)) => Some(BreakClass::AmountMismatch),
+        // Booked and undone (a compensated request), with no line: nothing moved either side.
+        (Some(ours), None) if ours.is_zero() => None,
         (Some(_), None) => Some(BreakClass::MissingTheirs),
         (None, Some(_)) if on_its_way => Some(BreakClass::Timing),
         (None, Some(_)) => Some(BreakClass::MissingOurs),
@@ -508,6 +522,12 @@ mod tests {
         assert_eq!(
             classify_cash(d(-10), 0, None, 0, false),
             Some(BreakClass::MissingTheirs)
+        );
+        // Received and reversed, never on the statement: nothing moved.
+        assert_eq!(classify_cash(d(0), 0, None, 0, false), None);
+        assert_eq!(
+            classify_cash(d(0), 0, d(10), 0, false),
+            Some(BreakClass::AmountMismatch)
         );
         assert_eq!(
             classify_cash(None, 0, d(-10), 0, false),

@@ -20,8 +20,11 @@ use super::compare::{self, CashAccount, Compared, Comparison, Scope};
 use super::statements::{Imported, StatementKind};
 use super::transactions;
 
-/// What a run compares: the date and the statements imported for it.
+/// What a run compares: the date and the statements imported for it. Unknown fields are refused,
+/// so a worker from before a statement was added fails (and the activity is retried on a newer
+/// one) rather than reporting a day clean without it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Reconcile {
     pub date: NaiveDate,
     /// The run (`reconciliation/<date>`), recorded as the actor that closes timing breaks.

@@ -123,6 +123,15 @@ impl ApiKeys {
         found
     }
 
+    /// The clients whose entry lists no employer: they may send investments only.
+    pub fn without_employers(&self) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|client| client.employers == Employers::Only(Vec::new()))
+            .map(|client| client.id.as_str())
+            .collect()
+    }
+
     /// Whether `client` may send schedules for `employer`.
     pub fn may_send_for(&self, client: &str, employer: &str) -> bool {
         self.0
@@ -215,6 +224,7 @@ mod tests {
             "no list, no schedules"
         );
         assert!(!keys.may_send_for("nobody", "EMP-1"));
+        assert_eq!(keys.without_employers(), ["portal"]);
         Ok(())
     }
 }

@@ -250,9 +250,22 @@ impl Dealing {
         date: NaiveDate,
         handle: WorkflowHandle<Client, DealingCycle>,
     ) -> Result<Status, String> {
+        self.finish_cycle_with(date, handle, async || {}).await
+    }
+
+    /// [`Dealing::finish_cycle`], calling `after_each_day` each time the custodian's clock has
+    /// moved on (pricing, then settlement, are then under way): the soak kills a worker there.
+    pub async fn finish_cycle_with(
+        &self,
+        date: NaiveDate,
+        handle: WorkflowHandle<Client, DealingCycle>,
+        mut after_each_day: impl AsyncFnMut(),
+    ) -> Result<Status, String> {
         self.advance_one_day().await;
+        after_each_day().await;
         self.wait_until_none_in(date, "placed").await;
         self.advance_one_day().await;
+        after_each_day().await;
         let result = tokio::time::timeout(
             self.patience * 2,
             handle.get_result(WorkflowGetResultOptions::default()),
