@@ -1,9 +1,13 @@
 //! `acme ledger`: reports and checks over the ledger, read through the read-only role.
 
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use acme_ledger::checkpoint::{Checkpoint, CheckpointKey};
 use acme_ledger::query::JournalFilter;
 use acme_ledger::{EntryId, Ledger, PotId};
+use anyhow::Context as _;
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 
@@ -17,9 +21,34 @@ pub enum LedgerCommand {
     /// A self-explaining tour of the ledger: bulk posting, replays, a refused overdraft, checks
     #[command(after_help = "Example: acme ledger tour --members 1000")]
     Tour(crate::ledger_tour::DemoArgs),
-    /// Check the journal's hash chain; exit 1 and name the first bad entry if it was tampered with
-    #[command(after_help = "Example: acme ledger verify --output json")]
-    Verify(ReadArgs),
+    /// Check the journal's hash chain, and the checkpoints taken of it; exit 1 and name the first
+    /// bad entry (or every checkpoint that no longer holds) if it was tampered with
+    #[command(
+        after_help = "Example: acme ledger verify --checkpoints /mnt/worm/acme-checkpoints.jsonl --key-file /run/secrets/checkpoint-key"
+    )]
+    Verify {
+        #[command(flatten)]
+        read: ReadArgs,
+        /// Also check every checkpoint in this file (`acme ledger checkpoint`, one per line)
+        #[arg(long, requires = "key_file")]
+        checkpoints: Option<PathBuf>,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Sign the journal's head with the checkpoint key and append it to a file kept outside the
+    /// database (ADR 31), so that a later rewrite of the journal cannot pass `verify`
+    #[command(
+        after_help = "Example: acme ledger checkpoint --append-to /mnt/worm/acme-checkpoints.jsonl --key-file /run/secrets/checkpoint-key"
+    )]
+    Checkpoint {
+        /// The append-only file the checkpoint is added to, one JSON line each
+        #[arg(long)]
+        append_to: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+        #[command(flatten)]
+        read: ReadArgs,
+    },
     /// Check invariants 1-3 (entries balance, balances match postings, nothing negative)
     #[command(after_help = "Example: acme ledger invariants")]
     Invariants(ReadArgs),
@@ -78,6 +107,27 @@ pub struct ReadArgs {
     database: ReadonlyDatabase,
 }
 
+/// The checkpoint key: a file's bytes (at least 32; `openssl rand 32 > key`), never in the
+/// database.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// The checkpoint key's file
+    #[arg(long, env = "ACME_CHECKPOINT_KEY_FILE")]
+    key_file: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    fn load(&self) -> anyhow::Result<CheckpointKey> {
+        let path = self
+            .key_file
+            .as_ref()
+            .context("which key? Pass --key-file PATH or set ACME_CHECKPOINT_KEY_FILE")?;
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("reading the checkpoint key {}", path.display()))?;
+        CheckpointKey::new(bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct JournalArgs {
@@ -92,7 +142,16 @@ pub struct JournalArgs {
 pub async fn run(command: LedgerCommand) -> anyhow::Result<Outcome> {
     match command {
         LedgerCommand::Tour(args) => crate::ledger_tour::run(args).await,
-        LedgerCommand::Verify(read) => verify(&read).await,
+        LedgerCommand::Verify {
+            read,
+            checkpoints,
+            key,
+        } => verify(&read, checkpoints.as_deref(), &key).await,
+        LedgerCommand::Checkpoint {
+            append_to,
+            key,
+            read,
+        } => checkpoint(&append_to, &key, &read).await,
         LedgerCommand::Invariants(read) => invariants(&read).await,
         LedgerCommand::Balance { pot, as_of, read } => balance(PotId(pot), as_of, &read).await,
         LedgerCommand::Statement { pot, after, read } => {
@@ -115,7 +174,16 @@ async fn open(read: &ReadArgs) -> anyhow::Result<Ledger> {
     ))
 }
 
-async fn verify(read: &ReadArgs) -> anyhow::Result<Outcome> {
+async fn verify(
+    read: &ReadArgs,
+    checkpoints: Option<&Path>,
+    key: &KeyArgs,
+) -> anyhow::Result<Outcome> {
+    // The file and the key are checked before the walk, which may take minutes.
+    let checkpoints = match checkpoints {
+        Some(path) => Some((read_checkpoints(path)?, key.load()?)),
+        None => None,
+    };
     let ledger = open(read).await?;
     let started = Instant::now();
     let mut stages = Stages::default();
@@ -141,11 +209,74 @@ async fn verify(read: &ReadArgs) -> anyhow::Result<Outcome> {
             ),
         },
     }
-    Ok(if report.is_sound() {
+    let mut sound = report.is_sound();
+    if let Some((checkpoints, key)) = checkpoints {
+        let problems = ledger.check_checkpoints(&key, &checkpoints).await?;
+        sound &= problems.is_empty();
+        match read.output {
+            Format::Json => output::json(&problems)?,
+            Format::Table if problems.is_empty() => println!(
+                "checkpoints hold: all {} of them ({})",
+                checkpoints.len(),
+                checkpoints.last().map_or_else(
+                    || "none yet".to_owned(),
+                    |last| format!("the latest at entry {}, {}", last.entry_id, last.taken_at)
+                )
+            ),
+            Format::Table => {
+                for problem in &problems {
+                    println!(
+                        "CHECKPOINT BROKEN: entry {} checkpointed {}: {}",
+                        problem.entry_id, problem.taken_at, problem.problem
+                    );
+                }
+            }
+        }
+    }
+    Ok(if sound {
         Outcome::Done
     } else {
         Outcome::CheckFailed
     })
+}
+
+/// Every checkpoint of `path`, one JSON object per line; a line that is not one is named.
+fn read_checkpoints(path: &Path) -> anyhow::Result<Vec<Checkpoint>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the checkpoints {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(n, line)| {
+            serde_json::from_str(line)
+                .with_context(|| format!("{} line {}: not a checkpoint", path.display(), n + 1))
+        })
+        .collect()
+}
+
+async fn checkpoint(append_to: &Path, key: &KeyArgs, read: &ReadArgs) -> anyhow::Result<Outcome> {
+    let key = key.load()?;
+    let ledger = open(read).await?;
+    let checkpoint = ledger.checkpoint(&key).await?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(append_to)
+        .with_context(|| format!("opening {} to append", append_to.display()))?;
+    let line = serde_json::to_string(&checkpoint)?;
+    writeln!(file, "{line}")?;
+    // Durable before it is reported taken.
+    file.sync_all()?;
+    match read.output {
+        Format::Json => output::json(&checkpoint)?,
+        Format::Table => println!(
+            "checkpoint of entry {} ({}) appended to {}",
+            checkpoint.entry_id,
+            checkpoint.entry_hash,
+            append_to.display()
+        ),
+    }
+    Ok(Outcome::Done)
 }
 
 async fn invariants(read: &ReadArgs) -> anyhow::Result<Outcome> {

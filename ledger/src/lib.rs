@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod chart;
+pub mod checkpoint;
 pub mod chunk;
 pub mod copy;
 mod digest;

@@ -5,7 +5,7 @@ use acme_ledger::EntryId;
 use acme_ledger::verify::ChainBreak;
 use sqlx::Connection as _;
 
-use crate::support::{Books, deposit};
+use crate::support::{Books, deposit, owner_around_the_triggers};
 
 async fn books_with_three_entries() -> Books {
     let books = Books::open(1).await;
@@ -87,13 +87,7 @@ async fn verify_names_an_entry_edited_behind_the_applications_back() {
 /// Deletes an entry and its postings as the owning role, with the triggers switched off, and
 /// returns what `verify` says about the journal afterwards.
 async fn delete_entry_behind_the_applications_back(books: &Books, entry_id: i64) -> ChainBreak {
-    let mut owner = books.db.owner_connection().await.unwrap();
-    for statement in [
-        "alter table posting disable trigger posting_append_only",
-        "alter table journal_entry disable trigger journal_entry_append_only",
-    ] {
-        sqlx::query(statement).execute(&mut owner).await.unwrap();
-    }
+    let mut owner = owner_around_the_triggers(books).await;
     for statement in [
         "delete from posting where entry_id = $1",
         "delete from journal_entry where entry_id = $1",

@@ -8,6 +8,7 @@ mod support;
 
 mod audit;
 mod batch;
+mod checkpoint;
 mod chunk;
 mod concurrency;
 mod journal_protection;

@@ -161,3 +161,16 @@ pub fn deposit(key: &str, books: &Books, member: usize, amount: &str) -> NewEntr
         ],
     )
 }
+
+/// A connection as the owning role with the journal's append-only triggers switched off: what
+/// someone editing the journal behind the application's back would have.
+pub async fn owner_around_the_triggers(books: &Books) -> sqlx::PgConnection {
+    let mut owner = books.db.owner_connection().await.unwrap();
+    for statement in [
+        "alter table posting disable trigger posting_append_only",
+        "alter table journal_entry disable trigger journal_entry_append_only",
+    ] {
+        sqlx::query(statement).execute(&mut owner).await.unwrap();
+    }
+    owner
+}

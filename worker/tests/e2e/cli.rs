@@ -375,6 +375,47 @@ async fn operators_start_inspect_and_stop_runs_and_every_action_is_audited() {
         assert!(invested.contains("reserved £1.00"), "{invested}");
         let verified = acme.json(&["ledger", "verify", "--output", "json"]).await;
         assert_eq!(verified["first_break"], Value::Null);
+        // The head signed into a file outside the database, and checked again; a checkpoint
+        // altered in the file breaks the check (exit 1).
+        let folder =
+            std::env::temp_dir().join(format!("acme-checkpoints-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let (key, file) = (folder.join("key"), folder.join("checkpoints.jsonl"));
+        std::fs::write(&key, [42_u8; 32]).unwrap();
+        let (key, file) = (key.to_str().unwrap(), file.to_str().unwrap());
+        let taken = acme
+            .json(&[
+                "ledger",
+                "checkpoint",
+                "--append-to",
+                file,
+                "--key-file",
+                key,
+                "--output",
+                "json",
+            ])
+            .await;
+        assert!(taken["entry_id"].as_i64().unwrap() > 0, "{taken}");
+        let checked = acme
+            .ok(&["ledger", "verify", "--checkpoints", file, "--key-file", key])
+            .await;
+        assert!(checked.contains("checkpoints hold: all 1"), "{checked}");
+        let text = std::fs::read_to_string(file).unwrap();
+        let forged = text.replace(
+            &format!("\"entry_id\":{}", taken["entry_id"]),
+            "\"entry_id\":1",
+        );
+        assert_ne!(forged, text);
+        std::fs::write(file, forged).unwrap();
+        let broken = acme
+            .run(&["ledger", "verify", "--checkpoints", file, "--key-file", key])
+            .await;
+        assert_eq!(broken.status.code(), Some(1), "{broken:?}");
+        assert!(
+            String::from_utf8_lossy(&broken.stdout).contains("CHECKPOINT BROKEN"),
+            "{broken:?}"
+        );
+        std::fs::remove_dir_all(&folder).unwrap();
         acme.json(&["ledger", "invariants", "--output", "json"])
             .await;
 
