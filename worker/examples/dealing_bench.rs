@@ -304,11 +304,8 @@ async fn check_nothing_twice(ledger: &Ledger, members: usize, entries: i64) -> a
 /// Starts the `acme-worker` built beside this benchmark, as the end-to-end tests start one, so
 /// its memory is its own.
 fn spawn_worker(dealing: &Dealing) -> anyhow::Result<tokio::process::Child> {
-    let worker = worker_process::binary_beside_this_program()?;
     // Its own warnings, not the database driver's slow-statement lines.
-    Ok(dealing
-        .platform
-        .spawn_worker_binary(&worker, &[("RUST_LOG", "error,acme=warn")], &[])?)
+    worker_process::Launcher::beside_this_program(&dealing.platform, "error,acme=warn")?.start()
 }
 
 /// Waits until `expected` member trades match `condition`, however long that takes.

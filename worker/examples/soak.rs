@@ -40,7 +40,6 @@ mod worker_process;
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -53,6 +52,7 @@ use chrono::NaiveDate;
 use dealing_support::{Dealing, FUNDS, booked_days_ago, monday, pay_provider};
 use rust_decimal::Decimal;
 use serde_json::json;
+use worker_process::Launcher;
 
 /// Requests started at once, each twice.
 const IN_FLIGHT: usize = 10;
@@ -144,22 +144,6 @@ impl Draw {
     }
 }
 
-/// How to start an `acme-worker` process pointed at the soak's platform.
-struct Launcher {
-    binary: PathBuf,
-    environment: Vec<(&'static str, String)>,
-}
-
-impl Launcher {
-    fn start(&self) -> anyhow::Result<tokio::process::Child> {
-        Ok(tokio::process::Command::new(&self.binary)
-            .envs(self.environment.iter().map(|(k, v)| (*k, v.as_str())))
-            .env("RUST_LOG", "error")
-            .kill_on_drop(true)
-            .spawn()?)
-    }
-}
-
 /// The worker processes the killer kills, how many times it has, and how many it may by now.
 struct Workers {
     launcher: Launcher,
@@ -240,10 +224,7 @@ async fn soak(profile: Profile) -> anyhow::Result<bool> {
     let mut dealing = Dealing::start_on(profile.members, monday(), temporal).await;
     // Every kill can cost an activity its 30 s timeout; the day waits for that, not a deadline.
     dealing.patience = Duration::from_secs(900);
-    let launcher = Launcher {
-        binary: worker_process::binary_beside_this_program()?,
-        environment: dealing.platform.worker_environment().into(),
-    };
+    let launcher = Launcher::beside_this_program(&dealing.platform, "error")?;
     let workers = Rc::new(Workers {
         running: RefCell::new(
             (0..profile.workers)

@@ -108,8 +108,12 @@ impl Platform {
     /// (e.g. `TEMPORAL_ADDRESS` naming a proxy in front of the server).
     #[cfg(test)]
     pub fn spawn_worker_process_with(&self, settings: &[(&str, &str)]) -> tokio::process::Child {
-        let binary = std::path::Path::new(env!("CARGO_BIN_EXE_acme-worker"));
-        self.spawn_worker_binary(binary, &[("RUST_LOG", "warn")], settings)
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_acme-worker"))
+            .envs(self.worker_environment())
+            .env("RUST_LOG", "warn")
+            .envs(settings.iter().copied())
+            .kill_on_drop(true)
+            .spawn()
             .unwrap()
     }
 
@@ -122,22 +126,6 @@ impl Platform {
             ("ACME_TASK_QUEUE", self.temporal.queues.workflows.clone()),
             ("ACME_CUSTODIAN_URL", self.custodian_url.clone()),
         ]
-    }
-
-    /// Starts the `acme-worker` at `binary` pointed at this platform's server, database, queues
-    /// and custodian, with `settings` (then `more`) added to or overriding its environment.
-    pub fn spawn_worker_binary(
-        &self,
-        binary: &std::path::Path,
-        settings: &[(&str, &str)],
-        more: &[(&str, &str)],
-    ) -> std::io::Result<tokio::process::Child> {
-        tokio::process::Command::new(binary)
-            .envs(self.worker_environment())
-            .envs(settings.iter().copied())
-            .envs(more.iter().copied())
-            .kill_on_drop(true)
-            .spawn()
     }
 
     /// Starts (or attaches to) an investment and returns a handle on its workflow.
